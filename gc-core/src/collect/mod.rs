@@ -1,0 +1,185 @@
+//! The generational cycle collector (CPython 3.13 `Modules/gc.c`).
+//!
+//! Reference counting frees everything except groups of objects that only
+//! reference each other. Tracked objects sit on three generation lists;
+//! new objects enter generation 0, and objects that survive a collection
+//! move one generation up. Most objects die young, so collecting the young
+//! generation often and the old ones rarely finds most garbage while
+//! examining few objects.
+//!
+//! A collection of generations `0..=g` (see [`cycle`]) finds the objects of
+//! those generations that nothing outside them references, then hands that
+//! *unreachable* set to [`unreachable`], which finalizes, re-checks,
+//! clears weak references and drops it.
+
+pub(crate) mod cycle;
+mod unreachable;
+
+use core::any::Any;
+use core::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, resume_unwind};
+
+use crate::callbacks::{CollectInfo, CollectPhase};
+use cycle::GraphFailure;
+use crate::heap::{GENERATIONS, Heap};
+use crate::stats::GenerationStats;
+
+/// The first panic raised by user code during a collection, resumed once the
+/// collection's bookkeeping is complete.
+pub(crate) type Panic = Option<Box<dyn Any + Send + 'static>>;
+
+/// Runs user code (finalizer, `Drop`, callback) so that a panic does not
+/// abort the collection: the first payload is kept, later ones dropped.
+pub(crate) fn guarded(panic: &mut Panic, f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        record(panic, payload);
+    }
+}
+
+/// Keeps the first panic payload of a collection; drops later ones.
+pub(crate) fn record(panic: &mut Panic, payload: Box<dyn Any + Send + 'static>) {
+    if panic.is_none() {
+        *panic = Some(payload);
+    } else {
+        // Dropping a payload can panic again; swallow that too.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    }
+}
+
+/// Resets `collecting` even when the collection unwinds.
+struct CollectingGuard<'a>(&'a Heap);
+
+impl Drop for CollectingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.collecting.set(false);
+    }
+}
+
+impl Heap {
+    /// Counts a new tracked object; starts an automatic collection when
+    /// generation 0 is over its threshold.
+    #[inline]
+    pub(crate) fn note_tracked_allocation(&self) {
+        let count = self.counts[0].get() + 1;
+        self.counts[0].set(count);
+        if count > self.thresholds[0].get() {
+            self.collect_automatically();
+        }
+    }
+
+    /// Counts a tracked object leaving (never below 0).
+    #[inline]
+    pub(crate) fn note_tracked_deallocation(&self) {
+        let count = self.counts[0].get();
+        self.counts[0].set(count.saturating_sub(1));
+    }
+
+    /// CPython's `gc_collect_generations`: collect the oldest generation
+    /// whose count exceeds its threshold, except that a full collection
+    /// waits until the objects that survived the last one and were promoted
+    /// since (`long_lived_pending`) are a quarter of the long-lived total —
+    /// without that, a program building a large data structure would pay
+    /// quadratic time in full collections (CPython issue #4074).
+    #[cold]
+    #[inline(never)]
+    fn collect_automatically(&self) {
+        if !self.enabled.get() || self.thresholds[0].get() == 0 || self.collecting.get() {
+            return;
+        }
+        for generation in (0..GENERATIONS).rev() {
+            if self.counts[generation].get() > self.thresholds[generation].get() {
+                if generation == GENERATIONS - 1
+                    && self.long_lived_pending.get() < self.long_lived_total.get() / 4
+                {
+                    continue;
+                }
+                self.collect_with_callbacks(generation);
+                return;
+            }
+        }
+    }
+
+    /// A collection of `0..=generation` with the callbacks around it.
+    /// Returns 0 without doing anything when a collection is running.
+    pub(crate) fn collect_with_callbacks(&self, generation: usize) -> usize {
+        if self.collecting.get() {
+            return 0;
+        }
+        self.collecting.set(true);
+        let reset = CollectingGuard(self);
+        let mut panic: Panic = None;
+        let mut info = CollectInfo {
+            generation,
+            collected: 0,
+            uncollectable: 0,
+        };
+        self.callbacks.invoke(CollectPhase::Start, &info, &mut panic);
+        let outcome = self.collect_main(generation, &mut panic);
+        let collected = *outcome.as_ref().unwrap_or(&0);
+        let stats = &self.stats[generation];
+        stats.set(GenerationStats {
+            collections: stats.get().collections + 1,
+            collected: stats.get().collected + collected,
+            uncollectable: stats.get().uncollectable,
+        });
+        info.collected = collected;
+        self.callbacks.invoke(CollectPhase::Stop, &info, &mut panic);
+        drop(reset);
+        match outcome {
+            Err(GraphFailure::OverVisited(message)) => panic!("{message}"),
+            Err(GraphFailure::Panicked(payload)) => resume_unwind(payload),
+            Ok(_) => {}
+        }
+        if let Some(payload) = panic {
+            resume_unwind(payload);
+        }
+        collected
+    }
+
+    /// CPython's `gc_collect_main`.
+    fn collect_main(&self, generation: usize, panic: &mut Panic) -> Result<usize, GraphFailure> {
+        // Update the collection and allocation counters.
+        if generation + 1 < GENERATIONS {
+            let next = &self.counts[generation + 1];
+            next.set(next.get() + 1);
+        }
+        for count in &self.counts[..=generation] {
+            count.set(0);
+        }
+        // Merge the younger generations into the one being collected.
+        let young = &self.generations[generation];
+        for younger in &self.generations[..generation] {
+            younger.append_to(young);
+        }
+        let old = &self.generations[(generation + 1).min(GENERATIONS - 1)];
+
+        let survivors = cycle::deduce_unreachable(young, &self.unreachable, 0)?;
+
+        // Survivors move to the next generation.
+        if generation + 1 < GENERATIONS {
+            if generation == GENERATIONS - 2 {
+                self.long_lived_pending.set(self.long_lived_pending.get() + survivors);
+            }
+            young.append_to(old);
+        } else {
+            self.long_lived_pending.set(0);
+            self.long_lived_total.set(survivors);
+        }
+        Ok(unreachable::handle_unreachable(self, old, panic))
+    }
+
+    /// `freeze()`: every tracked object moves to the permanent generation.
+    pub(crate) fn freeze(&self) {
+        for generation in &self.generations {
+            generation.append_to(&self.permanent);
+        }
+        for count in &self.counts {
+            count.set(0);
+        }
+    }
+
+    /// `unfreeze()`: the permanent generation goes back into the oldest one.
+    pub(crate) fn unfreeze(&self) {
+        self.permanent.append_to(&self.generations[GENERATIONS - 1]);
+    }
+}

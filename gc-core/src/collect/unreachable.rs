@@ -1,0 +1,138 @@
+//! What happens to the unreachable set (CPython's `gc_collect_main` after
+//! `deduce_unreachable`), in this order:
+//!
+//! 0. **Hold**: every object gets a temporary strong handle, so nothing in
+//!    the set can be freed while user code runs below (a `Drop` releasing a
+//!    handle to a peer only decrements it).
+//! 1. **Finalize** each object not finalized before (PEP 442: once per
+//!    object, ever). A finalizer may allocate, clone handles it can reach,
+//!    upgrade `Weak`s to its peers and store them: that *resurrects* them.
+//! 2. **Re-check**: run the graph pass again on the set (not counting our
+//!    temporary handles). Whatever is now referenced from outside, and
+//!    everything it reaches, was resurrected: it moves to the older
+//!    generation and is not dropped. The rest is garbage for sure.
+//! 3. **Clear weak references** of the garbage. This comes after the
+//!    finalizers on purpose (CPython 3.13 clears first): finalizers usually
+//!    need to reach their peers through `Weak`s.
+//! 4. **Drop the values in place**, each flagged `VALUE_DROPPED` first, so a
+//!    `Drop` that reaches an already-dropped peer gets a clear panic (or
+//!    `None` from `Gc::try_deref`), never a use-after-free.
+//! 5. **Release** the temporary handles: memory goes back to the pools as
+//!    counts reach 0. An object still referenced (a `Drop` stored a handle
+//!    somewhere) stays allocated, off every list, until that handle goes.
+//!
+//! User code runs only in steps 1 and 4, and only on objects the collector
+//! moved to its own lists, which it pops one at a time: no cursor into a
+//! list user code can change is ever kept.
+
+use crate::collect::cycle::{self, GraphFailure};
+use crate::collect::{Panic, guarded, record};
+use crate::header::{TrackedHeader, flag};
+use crate::heap::Heap;
+use crate::list::{ListHead, next_in};
+use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
+
+/// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`.
+/// Returns the number of objects found unreachable and not resurrected.
+pub(crate) fn handle_unreachable(heap: &Heap, old: &ListHead, panic: &mut Panic) -> usize {
+    let unreachable = &heap.unreachable;
+    let pending = &heap.pending;
+    if unreachable.is_empty() {
+        return 0;
+    }
+
+    // 0. Hold.
+    let mut cur = unreachable.first();
+    while let Some(node) = cur {
+        // SAFETY: objects on the list are live; no user code runs here.
+        unsafe {
+            TrackedHeader::header(node).inc_strong();
+            node.as_ref().clear(flag::COLLECTING | flag::UNREACHABLE);
+            cur = next_in(unreachable, node);
+        }
+    }
+
+    // 1. Finalize.
+    while let Some(node) = unreachable.pop_first() {
+        // SAFETY: held objects are live; `node` was just unlinked.
+        unsafe { pending.push_back(node) };
+        // SAFETY: live (held).
+        let h = unsafe { node.as_ref() };
+        if !h.has(flag::FINALIZED) {
+            h.set(flag::FINALIZED);
+            // SAFETY: the value is intact; the object is held.
+            guarded(panic, || unsafe { (h.vtable.finalize)(TrackedHeader::boxed(node)) });
+        }
+    }
+
+    // 2. Re-check: `pending` keeps the resurrected, `unreachable` gets the rest.
+    if let Err(failure) = cycle::deduce_unreachable(pending, unreachable, 1) {
+        // Everything is back in `pending`: treat it all as resurrected.
+        let payload: Box<dyn core::any::Any + Send> = match failure {
+            GraphFailure::OverVisited(message) => Box::new(message),
+            GraphFailure::Panicked(payload) => payload,
+        };
+        record(panic, payload);
+    }
+    while let Some(node) = pending.pop_first() {
+        // SAFETY: held and unlinked; it rejoins the old generation, then
+        // the temporary handle goes as any other handle would.
+        unsafe {
+            old.push_back(node);
+            release_hold(node, panic);
+        }
+    }
+
+    // 3. Clear weak references.
+    let mut garbage = 0;
+    let mut cur = unreachable.first();
+    while let Some(node) = cur {
+        // SAFETY: held objects are live; no user code runs here.
+        unsafe {
+            let h = node.as_ref();
+            h.clear(flag::COLLECTING | flag::UNREACHABLE);
+            h.set(flag::WEAK_CLEARED);
+            garbage += 1;
+            cur = next_in(unreachable, node);
+        }
+    }
+
+    // 4. Drop the values.
+    while let Some(node) = unreachable.pop_first() {
+        // SAFETY: held and unlinked.
+        unsafe { pending.push_back(node) };
+        // SAFETY: live (held).
+        let h = unsafe { node.as_ref() };
+        h.set(flag::VALUE_DROPPED);
+        // SAFETY: the value is intact and, being flagged, never read again.
+        guarded(panic, || unsafe { (h.vtable.drop_value)(TrackedHeader::boxed(node)) });
+    }
+
+    // 5. Release.
+    while let Some(node) = pending.pop_first() {
+        heap.note_tracked_deallocation();
+        // SAFETY: held; once the hold is gone at strong 0 the value is
+        // already dropped, so only the memory is released. An object with
+        // handles left stays allocated (unlinked) until they go.
+        unsafe {
+            if TrackedHeader::header(node).dec_strong() == 0 {
+                release_tracked_memory(heap, node);
+            }
+        }
+    }
+    garbage
+}
+
+/// Drops the collector's temporary handle on a resurrected object.
+///
+/// # Safety
+///
+/// `node` is live, holds the collector's handle, and its value is intact.
+unsafe fn release_hold(node: core::ptr::NonNull<TrackedHeader>, panic: &mut Panic) {
+    // SAFETY: live (held).
+    if unsafe { TrackedHeader::header(node) }.dec_strong() == 0 {
+        // Only the hold was left: an ordinary refcount death.
+        // SAFETY: strong count just reached 0 on a live tracked object.
+        guarded(panic, || unsafe { tracked_last_strong_dropped(node) });
+    }
+}

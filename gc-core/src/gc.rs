@@ -1,0 +1,440 @@
+//! `Gc<T>`: the refcounted, cycle-collected smart pointer.
+
+use core::alloc::Layout;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ops::Deref;
+use core::ptr::{self, NonNull};
+
+use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader, flag};
+use crate::heap::heap;
+use crate::list;
+use crate::release;
+use crate::trace::{Trace, Tracer};
+use crate::vtable::{VTableOf, tracked_layout};
+use crate::weak::Weak;
+
+/// A single-threaded reference-counted pointer whose cycles are reclaimed by
+/// a generational cycle collector — CPython's object model for Rust.
+///
+/// Cloning a `Gc` adds a strong handle; the value is dropped the moment the
+/// last strong handle goes (like `Py_DECREF`), and the memory returns to this
+/// thread's pools once no [`Weak`] is left either. Values whose type can own
+/// a `Gc` ([`Trace::MAY_CONTAIN_GC`]) are *tracked*: the cycle collector
+/// (see [`collect`](crate::collect)) finds and frees groups of them that only
+/// reference each other.
+///
+/// Operations on the pointer are associated functions (`Gc::strong_count(&g)`)
+/// so they never shadow methods of `T`. `Gc` is neither `Send` nor `Sync`.
+///
+/// # Examples
+///
+/// ```
+/// use pygc_core::Gc;
+///
+/// let a = Gc::new(String::from("spam"));
+/// let b = Gc::clone(&a);
+/// assert_eq!(Gc::strong_count(&a), 2);
+/// assert_eq!(*b, "spam");
+/// drop(a);
+/// assert_eq!(Gc::strong_count(&b), 1);
+/// ```
+pub struct Gc<T: ?Sized + Trace + 'static> {
+    ptr: NonNull<GcBox<T>>,
+    _owns: PhantomData<GcBox<T>>,
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn value_dropped() -> ! {
+    panic!(
+        "Gc value was already dropped by the cycle collector (a Drop or \
+         finalizer kept a handle to a peer of its cycle); use Gc::try_deref \
+         to check"
+    )
+}
+
+impl<T: Trace + 'static> Gc<T> {
+    /// Moves `value` into a new object with one strong handle.
+    ///
+    /// If `T` can own a `Gc`, the object is tracked, and this call may first
+    /// run an automatic collection (when generation 0 is over its
+    /// threshold). Handles inside `value` count as external roots during it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let five = pygc_core::Gc::new(5);
+    /// assert_eq!(*five, 5);
+    /// ```
+    #[inline]
+    pub fn new(value: T) -> Gc<T> {
+        let heap = heap();
+        if T::MAY_CONTAIN_GC {
+            heap.note_tracked_allocation();
+            let boxed = Self::allocate_tracked(heap, Header::new(1, 1));
+            // SAFETY: `boxed` is freshly allocated for a `GcBox<T>`; header
+            // and prefix are initialised; the value is written before the
+            // object becomes visible to the collector by linking it.
+            unsafe {
+                (&raw mut (*boxed.as_ptr()).value).write(value);
+                heap.generations[0].push_back(TrackedHeader::of_box(boxed.cast()));
+            }
+            Gc::from_box(boxed)
+        } else {
+            let block = heap.allocate(Layout::new::<GcBox<T>>()).cast::<GcBox<T>>();
+            // SAFETY: the block is sized and aligned for a `GcBox<T>`.
+            unsafe {
+                block.write(GcBox {
+                    header: Header::new(1, 1),
+                    value,
+                });
+            }
+            Gc::from_box(block)
+        }
+    }
+
+    /// Allocates a tracked block and initialises its prefix and header (not
+    /// the value). The object is on no list yet.
+    #[inline]
+    fn allocate_tracked(heap: &crate::heap::Heap, header: Header) -> NonNull<GcBox<T>> {
+        let (layout, offset) = tracked_layout::<T>();
+        let base = heap.allocate(layout);
+        // SAFETY: `offset >= TRACKED_PREFIX` and the layout holds the prefix
+        // and the box at these offsets; the memory is fresh and ours.
+        unsafe {
+            let prefix = base.byte_add(offset - TRACKED_PREFIX).cast::<TrackedHeader>();
+            prefix.write(TrackedHeader::new(&VTableOf::<T>::VTABLE));
+            let boxed = base.byte_add(offset).cast::<GcBox<T>>();
+            (&raw mut (*boxed.as_ptr()).header).write(header);
+            boxed
+        }
+    }
+
+    /// Creates an object that holds a [`Weak`] to itself, like
+    /// `Rc::new_cyclic`.
+    ///
+    /// `data_fn` gets a `Weak` whose `upgrade` returns `None` until this
+    /// function returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::{Gc, Trace, Tracer, Weak};
+    ///
+    /// struct Me {
+    ///     me: Weak<Me>,
+    /// }
+    /// // SAFETY: a `Weak` is not an owned edge.
+    /// unsafe impl Trace for Me {
+    ///     fn trace(&self, _: &mut Tracer) {}
+    /// }
+    /// let me = Gc::new_cyclic(|weak| Me { me: weak.clone() });
+    /// assert!(Gc::ptr_eq(&me.me.upgrade().unwrap(), &me));
+    /// ```
+    pub fn new_cyclic<F: FnOnce(&Weak<T>) -> T>(data_fn: F) -> Gc<T> {
+        let heap = heap();
+        let boxed = if T::MAY_CONTAIN_GC {
+            heap.note_tracked_allocation();
+            Self::allocate_tracked(heap, Header::new(0, 1))
+        } else {
+            let block = heap.allocate(Layout::new::<GcBox<T>>()).cast::<GcBox<T>>();
+            // SAFETY: fresh block sized for a `GcBox<T>`.
+            unsafe { (&raw mut (*block.as_ptr()).header).write(Header::new(0, 1)) };
+            block
+        };
+        // The weak count of 1 written above belongs to this `Weak`; if
+        // `data_fn` panics, dropping it frees the (value-less) block.
+        let weak = Weak::from_box(boxed);
+        let value = data_fn(&weak);
+        // SAFETY: the block is live (we hold a weak count); the value slot is
+        // uninitialised and nobody reads it while the strong count is 0.
+        unsafe {
+            (&raw mut (*boxed.as_ptr()).value).write(value);
+            (*boxed.as_ptr()).header.set_strong(1);
+        }
+        // The weak count now stands for the implicit weak of the strong handles.
+        core::mem::forget(weak);
+        if T::MAY_CONTAIN_GC {
+            // SAFETY: fully initialised tracked object on no list.
+            unsafe { heap.generations[0].push_back(TrackedHeader::of_box(boxed.cast())) };
+        }
+        Gc::from_box(boxed)
+    }
+
+    /// Returns the value if this is the only strong handle, like
+    /// `Rc::try_unwrap`; otherwise gives the handle back.
+    ///
+    /// Weak handles are left dangling. Also fails (returns `Err`) when the
+    /// cycle collector already dropped the value. No finalizer runs: the
+    /// value is moved out, not destroyed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::Gc;
+    /// let x = Gc::new(3);
+    /// assert_eq!(Gc::try_unwrap(x), Ok(3));
+    ///
+    /// let y = Gc::new(4);
+    /// let y2 = y.clone();
+    /// let y = Gc::try_unwrap(y).unwrap_err();
+    /// assert_eq!(*y, 4);
+    /// # drop(y2);
+    /// ```
+    pub fn try_unwrap(this: Self) -> Result<T, Self> {
+        if Gc::strong_count(&this) != 1 || Gc::is_value_dropped(&this) {
+            return Err(this);
+        }
+        let this = ManuallyDrop::new(this);
+        let header = this.header();
+        header.set_strong(0);
+        if T::MAY_CONTAIN_GC {
+            let node = Gc::tracked_header(&this);
+            // SAFETY: the object is live; leaving its list is always allowed.
+            unsafe { list::unlink(node) };
+            heap().note_tracked_deallocation();
+        }
+        // SAFETY: the strong count is now 0, so the value is moved out
+        // exactly once and nobody reads it again (upgrades fail).
+        let value = unsafe { ptr::read(&raw const (*this.ptr.as_ptr()).value) };
+        // SAFETY: strong count 0 and value moved out; drop the implicit weak.
+        unsafe { release::release_implicit_weak::<T>(this.ptr) };
+        Ok(value)
+    }
+
+    /// Returns the value if this is the last strong handle; otherwise drops
+    /// the handle and returns `None`, like `Rc::into_inner`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::Gc;
+    /// let a = Gc::new(String::from("x"));
+    /// let b = a.clone();
+    /// assert_eq!(Gc::into_inner(a), None);
+    /// assert_eq!(Gc::into_inner(b).as_deref(), Some("x"));
+    /// ```
+    pub fn into_inner(this: Self) -> Option<T> {
+        Gc::try_unwrap(this).ok()
+    }
+}
+
+impl<T: ?Sized + Trace + 'static> Gc<T> {
+    #[inline]
+    pub(crate) fn from_box(ptr: NonNull<GcBox<T>>) -> Self {
+        Gc {
+            ptr,
+            _owns: PhantomData,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: a `Gc` keeps its allocation alive; the header is only
+        // accessed through `Cell`s.
+        unsafe { &(*self.ptr.as_ptr()).header }
+    }
+
+    /// The tracked prefix. Only meaningful when `T::MAY_CONTAIN_GC`.
+    #[inline]
+    pub(crate) fn tracked_header(this: &Self) -> NonNull<TrackedHeader> {
+        debug_assert!(T::MAY_CONTAIN_GC, "untracked objects have no prefix");
+        // SAFETY: tracked objects carry the prefix right before the box.
+        unsafe { TrackedHeader::of_box(this.ptr.cast()) }
+    }
+
+    #[inline]
+    fn tracked_flag(this: &Self, bits: u32) -> bool {
+        // SAFETY: a `Gc` keeps its allocation (and prefix) alive.
+        T::MAY_CONTAIN_GC && unsafe { Gc::tracked_header(this).as_ref().has(bits) }
+    }
+
+    #[inline]
+    fn is_value_dropped(this: &Self) -> bool {
+        Gc::tracked_flag(this, flag::VALUE_DROPPED)
+    }
+
+    /// Returns a reference to the value, or `None` when the cycle collector
+    /// already dropped it (only observable from a `Drop` or from a handle a
+    /// `Drop` smuggled out of a collected cycle).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = pygc_core::Gc::new(1);
+    /// assert_eq!(pygc_core::Gc::try_deref(&g), Some(&1));
+    /// ```
+    #[inline]
+    pub fn try_deref(this: &Self) -> Option<&T> {
+        if Gc::is_value_dropped(this) {
+            None
+        } else {
+            // SAFETY: the value is alive (strong count > 0, not dropped by
+            // the collector) for as long as the `Gc` is borrowed.
+            Some(unsafe { &(*this.ptr.as_ptr()).value })
+        }
+    }
+
+    /// `true` when both handles point to the same object (compares data
+    /// addresses only).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::Gc;
+    /// let a = Gc::new(1);
+    /// let b = a.clone();
+    /// let c = Gc::new(1);
+    /// assert!(Gc::ptr_eq(&a, &b));
+    /// assert!(!Gc::ptr_eq(&a, &c));
+    /// ```
+    #[inline]
+    pub fn ptr_eq(this: &Self, other: &Self) -> bool {
+        ptr::addr_eq(this.ptr.as_ptr(), other.ptr.as_ptr())
+    }
+
+    /// A raw pointer to the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::Gc;
+    /// let a = Gc::new(7);
+    /// assert_eq!(unsafe { *Gc::as_ptr(&a) }, 7);
+    /// ```
+    #[inline]
+    pub fn as_ptr(this: &Self) -> *const T {
+        // SAFETY: projecting to a field of a live allocation.
+        unsafe { &raw const (*this.ptr.as_ptr()).value }
+    }
+
+    /// Creates a [`Weak`] handle to the object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::Gc;
+    /// let a = Gc::new(1);
+    /// let w = Gc::downgrade(&a);
+    /// assert_eq!(w.upgrade().map(|g| *g), Some(1));
+    /// drop(a);
+    /// assert!(w.upgrade().is_none());
+    /// ```
+    #[inline]
+    pub fn downgrade(this: &Self) -> Weak<T> {
+        this.header().inc_weak();
+        Weak::from_box(this.ptr)
+    }
+
+    /// Number of strong handles (CPython's `sys.getrefcount`, minus the
+    /// argument's own reference).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::Gc;
+    /// let a = Gc::new(());
+    /// let _b = a.clone();
+    /// assert_eq!(Gc::strong_count(&a), 2);
+    /// ```
+    #[inline]
+    pub fn strong_count(this: &Self) -> usize {
+        this.header().strong() as usize
+    }
+
+    /// Number of [`Weak`] handles.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::Gc;
+    /// let a = Gc::new(());
+    /// let _w = Gc::downgrade(&a);
+    /// assert_eq!(Gc::weak_count(&a), 1);
+    /// ```
+    #[inline]
+    pub fn weak_count(this: &Self) -> usize {
+        this.header().weak() as usize - 1
+    }
+
+    /// `true` when the cycle collector tracks this object (CPython's
+    /// `gc.is_tracked`): its type can own a `Gc`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::Gc;
+    /// assert!(!Gc::is_tracked(&Gc::new(1u8)));
+    /// assert!(Gc::is_tracked(&Gc::new(Some(Gc::new(1u8)))));
+    /// ```
+    #[inline]
+    pub fn is_tracked(this: &Self) -> bool {
+        // SAFETY: a `Gc` keeps its allocation (and prefix) alive.
+        T::MAY_CONTAIN_GC && unsafe { Gc::tracked_header(this).as_ref().is_linked() }
+    }
+
+    /// `true` when the object's finalizer already ran (CPython's
+    /// `gc.is_finalized`): it was found in unreachable garbage, finalized,
+    /// and resurrected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::Gc;
+    /// let a = Gc::new(vec![Gc::new(1)]);
+    /// assert!(!Gc::is_finalized(&a));
+    /// ```
+    #[inline]
+    pub fn is_finalized(this: &Self) -> bool {
+        Gc::tracked_flag(this, flag::FINALIZED)
+    }
+}
+
+impl<T: ?Sized + Trace + 'static> Deref for Gc<T> {
+    type Target = T;
+
+    /// # Panics
+    ///
+    /// Panics with "Gc value was already dropped by the cycle collector"
+    /// when dereferencing a handle whose value the collector dropped (only
+    /// possible from a `Drop` of a collected cycle or a handle smuggled out
+    /// of one). Untracked types never pay for this check.
+    #[inline]
+    fn deref(&self) -> &T {
+        if Gc::is_value_dropped(self) {
+            value_dropped();
+        }
+        // SAFETY: the value is alive while a strong handle exists and the
+        // collector has not dropped it.
+        unsafe { &(*self.ptr.as_ptr()).value }
+    }
+}
+
+impl<T: ?Sized + Trace + 'static> Clone for Gc<T> {
+    /// Adds a strong handle (aborts on count overflow, like `Rc`).
+    #[inline]
+    fn clone(&self) -> Self {
+        self.header().inc_strong();
+        Gc::from_box(self.ptr)
+    }
+}
+
+impl<T: ?Sized + Trace + 'static> Drop for Gc<T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.header().dec_strong() == 0 {
+            // SAFETY: this was the last strong handle.
+            unsafe { release::last_strong_dropped(self.ptr) };
+        }
+    }
+}
+
+// SAFETY: a `Gc` owns exactly one edge: the object it points to.
+unsafe impl<T: ?Sized + Trace + 'static> Trace for Gc<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer) {
+        tracer.visit(self);
+    }
+}

@@ -1,0 +1,218 @@
+//! Object headers: the 8-byte refcount header every object has, and the
+//! 32-byte prefix tracked objects carry in front of it.
+//!
+//! ```text
+//!  tracked object (40-byte header)               untracked object (8-byte header)
+//!  ┌──────────────────────────────┐ ◄ allocation
+//!  │ (padding when align(T) > 32) │
+//!  ├──────────────────────────────┤ ◄ TrackedHeader
+//!  │ prev: *mut Links         8 B │   intrusive generation-list links
+//!  │ next: *mut Links         8 B │   (prev == null: on no list)
+//!  │ vtable: &'static VTable  8 B │   trace / finalize / drop / dealloc
+//!  │ gc_refs: u32             4 B │   collector scratch count
+//!  │ flags: u32               4 B │   COLLECTING | UNREACHABLE | ...
+//!  ├──────────────────────────────┤ ◄ GcBox (what Gc points at) ┌──────────────┐
+//!  │ strong: u32              4 B │                               │ strong   4 B │
+//!  │ weak: u32                4 B │                               │ weak     4 B │
+//!  │ value: T                     │                               │ value: T     │
+//!  └──────────────────────────────┘                               └──────────────┘
+//! ```
+//!
+//! `weak` counts the `Weak` handles plus one shared by all strong handles
+//! (as in `Rc`): the value is dropped when `strong` reaches 0, the block is
+//! freed when `weak` reaches 0.
+
+use core::cell::Cell;
+use core::ptr::NonNull;
+
+use crate::list::Links;
+use crate::vtable::VTable;
+
+/// Refcounts at the start of every object (the whole header of an untracked
+/// object).
+#[repr(C)]
+pub(crate) struct Header {
+    strong: Cell<u32>,
+    weak: Cell<u32>,
+}
+
+/// The allocation a `Gc<T>` points at.
+#[repr(C)]
+pub(crate) struct GcBox<T: ?Sized> {
+    pub(crate) header: Header,
+    pub(crate) value: T,
+}
+
+/// Prefix of tracked objects: list links and collector state.
+#[repr(C)]
+pub(crate) struct TrackedHeader {
+    pub(crate) links: Links,
+    pub(crate) vtable: &'static VTable,
+    gc_refs: Cell<u32>,
+    flags: Cell<u32>,
+}
+
+/// Bytes from the `TrackedHeader` to the `GcBox` that follows it.
+pub(crate) const TRACKED_PREFIX: usize = size_of::<TrackedHeader>();
+
+const _: () = assert!(size_of::<Header>() == 8);
+const _: () = assert!(TRACKED_PREFIX == 32);
+
+/// Flag bits of [`TrackedHeader::flags`].
+pub(crate) mod flag {
+    /// In the set of objects the running collection examines.
+    pub(crate) const COLLECTING: u32 = 1 << 0;
+    /// On the collector's tentatively-unreachable list.
+    pub(crate) const UNREACHABLE: u32 = 1 << 1;
+    /// The finalizer has run (or started); it never runs again.
+    pub(crate) const FINALIZED: u32 = 1 << 2;
+    /// The collector cleared the object's weak references.
+    pub(crate) const WEAK_CLEARED: u32 = 1 << 3;
+    /// The collector dropped the value in place; it must never be read.
+    pub(crate) const VALUE_DROPPED: u32 = 1 << 4;
+}
+
+#[cold]
+#[inline(never)]
+fn count_overflow() -> ! {
+    std::process::abort()
+}
+
+impl Header {
+    /// A header for a new object with one strong handle.
+    #[inline]
+    pub(crate) const fn new(strong: u32, weak: u32) -> Self {
+        Header {
+            strong: Cell::new(strong),
+            weak: Cell::new(weak),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn strong(&self) -> u32 {
+        self.strong.get()
+    }
+
+    #[inline]
+    pub(crate) fn set_strong(&self, n: u32) {
+        self.strong.set(n);
+    }
+
+    /// Adds a strong handle; aborts on overflow like `Rc`.
+    #[inline]
+    pub(crate) fn inc_strong(&self) {
+        let n = self.strong.get().wrapping_add(1);
+        self.strong.set(n);
+        if n == 0 {
+            count_overflow();
+        }
+    }
+
+    /// Removes a strong handle and returns the new count.
+    #[inline]
+    pub(crate) fn dec_strong(&self) -> u32 {
+        let n = self.strong.get() - 1;
+        self.strong.set(n);
+        n
+    }
+
+    #[inline]
+    pub(crate) fn weak(&self) -> u32 {
+        self.weak.get()
+    }
+
+    /// Adds a weak handle; aborts on overflow.
+    #[inline]
+    pub(crate) fn inc_weak(&self) {
+        let n = self.weak.get().wrapping_add(1);
+        self.weak.set(n);
+        if n == 0 {
+            count_overflow();
+        }
+    }
+
+    /// Removes a weak handle and returns the new count.
+    #[inline]
+    pub(crate) fn dec_weak(&self) -> u32 {
+        let n = self.weak.get() - 1;
+        self.weak.set(n);
+        n
+    }
+}
+
+impl TrackedHeader {
+    /// A prefix not yet on any list.
+    #[inline]
+    pub(crate) const fn new(vtable: &'static VTable) -> Self {
+        TrackedHeader {
+            links: Links::unlinked(),
+            vtable,
+            gc_refs: Cell::new(0),
+            flags: Cell::new(0),
+        }
+    }
+
+    /// The prefix in front of a tracked object's `GcBox`.
+    ///
+    /// # Safety
+    ///
+    /// `boxed` must point to the `GcBox` of a live tracked allocation.
+    #[inline]
+    pub(crate) unsafe fn of_box(boxed: NonNull<Header>) -> NonNull<TrackedHeader> {
+        // SAFETY: tracked allocations place the 32-byte prefix immediately
+        // before the GcBox, inside the same allocation (caller's contract).
+        unsafe { boxed.byte_sub(TRACKED_PREFIX).cast() }
+    }
+
+    /// The `GcBox` header that follows this prefix.
+    #[inline]
+    pub(crate) fn boxed(this: NonNull<TrackedHeader>) -> NonNull<Header> {
+        // SAFETY: the prefix is always followed by its GcBox in the same
+        // allocation, so the offset stays in bounds.
+        unsafe { this.byte_add(TRACKED_PREFIX).cast() }
+    }
+
+    /// The refcount header of the object this prefix belongs to.
+    ///
+    /// # Safety
+    ///
+    /// `this` must be a live tracked allocation (memory not yet freed).
+    #[inline]
+    pub(crate) unsafe fn header<'a>(this: NonNull<TrackedHeader>) -> &'a Header {
+        // SAFETY: the header is in bounds and lives as long as the memory
+        // (caller's contract); it is only accessed through `Cell`s.
+        unsafe { Self::boxed(this).as_ref() }
+    }
+
+    #[inline]
+    pub(crate) fn gc_refs(&self) -> u32 {
+        self.gc_refs.get()
+    }
+
+    #[inline]
+    pub(crate) fn set_gc_refs(&self, n: u32) {
+        self.gc_refs.set(n);
+    }
+
+    #[inline]
+    pub(crate) fn has(&self, bits: u32) -> bool {
+        self.flags.get() & bits != 0
+    }
+
+    #[inline]
+    pub(crate) fn set(&self, bits: u32) {
+        self.flags.set(self.flags.get() | bits);
+    }
+
+    #[inline]
+    pub(crate) fn clear(&self, bits: u32) {
+        self.flags.set(self.flags.get() & !bits);
+    }
+
+    /// `true` while the object is on a generation list (or one of the
+    /// collector's private lists).
+    #[inline]
+    pub(crate) fn is_linked(&self) -> bool {
+        self.links.is_linked()
+    }
+}

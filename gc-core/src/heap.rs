@@ -1,0 +1,178 @@
+//! The per-thread heap: allocator, generation lists, collector settings.
+//!
+//! Each thread lazily creates one [`Heap`] on its first `Gc` operation. The
+//! pointer lives in a const-initialised thread-local `Cell` (no destructor,
+//! so it stays readable during thread teardown), and a second thread-local
+//! guard tears the heap down when the thread exits:
+//!
+//! - automatic collection is switched off and callbacks are dropped;
+//! - completely free arenas go back to the system;
+//! - if no object is alive any more, the heap itself is freed. Otherwise it
+//!   is **leaked**: objects still alive (say, cycles never collected) are
+//!   never freed under a live handle, and a `Gc` dropped later by another
+//!   thread-local's destructor still finds a valid heap.
+
+use core::cell::{Cell, UnsafeCell};
+use core::alloc::Layout;
+use core::ptr::{self, NonNull};
+
+use crate::alloc::Allocator;
+use crate::callbacks::Callbacks;
+use crate::list::ListHead;
+use crate::stats::GenerationStats;
+
+/// Number of collected generations.
+pub(crate) const GENERATIONS: usize = 3;
+
+/// CPython's default thresholds.
+pub(crate) const DEFAULT_THRESHOLDS: [usize; GENERATIONS] = [2000, 10, 10];
+
+/// All memory-management state of one thread.
+pub(crate) struct Heap {
+    allocator: UnsafeCell<Allocator>,
+    /// Generation lists 0 (young) to 2 (old).
+    pub(crate) generations: [ListHead; GENERATIONS],
+    /// Frozen objects (`freeze()`): never scanned.
+    pub(crate) permanent: ListHead,
+    /// Objects whose value drop was deferred by the trashcan.
+    pub(crate) trashcan: ListHead,
+    /// Collector-private lists (only touched while `collecting`).
+    pub(crate) unreachable: ListHead,
+    pub(crate) pending: ListHead,
+    pub(crate) counts: [Cell<usize>; GENERATIONS],
+    pub(crate) thresholds: [Cell<usize>; GENERATIONS],
+    pub(crate) enabled: Cell<bool>,
+    pub(crate) collecting: Cell<bool>,
+    pub(crate) long_lived_total: Cell<usize>,
+    pub(crate) long_lived_pending: Cell<usize>,
+    pub(crate) stats: [Cell<GenerationStats>; GENERATIONS],
+    pub(crate) callbacks: Callbacks,
+    /// Nesting depth of refcount-path value drops (trashcan).
+    pub(crate) drop_depth: Cell<u32>,
+    /// The thread is exiting: no automatic collection any more.
+    pub(crate) torn_down: Cell<bool>,
+}
+
+thread_local! {
+    static HEAP: Cell<*const Heap> = const { Cell::new(ptr::null()) };
+    static TEARDOWN: TeardownGuard = const { TeardownGuard };
+}
+
+/// This thread's heap, created on first use.
+#[inline]
+pub(crate) fn heap<'a>() -> &'a Heap {
+    let p = HEAP.with(Cell::get);
+    if p.is_null() {
+        return create_heap();
+    }
+    // SAFETY: a non-null pointer in HEAP is a leaked `Box<Heap>` of this
+    // thread; it is only freed by the teardown guard when no object is alive,
+    // after which HEAP is null again, and the heap is only ever accessed
+    // through shared references (all mutation goes through `Cell`s).
+    unsafe { &*p }
+}
+
+#[cold]
+#[inline(never)]
+fn create_heap<'a>() -> &'a Heap {
+    let heap: &'a Heap = Box::leak(Box::new(Heap::new()));
+    heap.init_lists();
+    HEAP.with(|h| h.set(ptr::from_ref(heap)));
+    // Register the teardown guard. This fails only when a heap is created
+    // during thread teardown itself; that heap is then leaked, which is sound.
+    let _ = TEARDOWN.try_with(|_| ());
+    heap
+}
+
+impl Heap {
+    fn new() -> Self {
+        Heap {
+            allocator: UnsafeCell::new(Allocator::new()),
+            generations: [ListHead::new(), ListHead::new(), ListHead::new()],
+            permanent: ListHead::new(),
+            trashcan: ListHead::new(),
+            unreachable: ListHead::new(),
+            pending: ListHead::new(),
+            counts: Default::default(),
+            thresholds: DEFAULT_THRESHOLDS.map(Cell::new),
+            enabled: Cell::new(true),
+            collecting: Cell::new(false),
+            long_lived_total: Cell::new(0),
+            long_lived_pending: Cell::new(0),
+            stats: Default::default(),
+            callbacks: Callbacks::new(),
+            drop_depth: Cell::new(0),
+            torn_down: Cell::new(false),
+        }
+    }
+
+    fn init_lists(&self) {
+        for list in self.all_lists() {
+            list.init();
+        }
+    }
+
+    fn all_lists(&self) -> [&ListHead; 7] {
+        let [g0, g1, g2] = &self.generations;
+        [g0, g1, g2, &self.permanent, &self.trashcan, &self.unreachable, &self.pending]
+    }
+
+    /// Allocates a block from this thread's pools.
+    #[inline]
+    pub(crate) fn allocate(&self, layout: Layout) -> NonNull<u8> {
+        // SAFETY: the allocator never calls user code, so this `&mut` is the
+        // only reference to it for the duration of the call (the heap is
+        // thread-local and allocation is not re-entrant).
+        unsafe { (*self.allocator.get()).allocate(layout) }
+    }
+
+    /// Returns a block to this thread's pools.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from `allocate(layout)` on this heap and is not used again.
+    #[inline]
+    pub(crate) unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: as in `allocate` the `&mut` is unique for the call; the
+        // block's provenance is the caller's contract.
+        unsafe { (*self.allocator.get()).deallocate(ptr, layout) }
+    }
+
+    /// Allocator statistics.
+    pub(crate) fn heap_stats(&self) -> crate::stats::HeapStats {
+        // SAFETY: no other reference to the allocator is live (see allocate).
+        unsafe { (*self.allocator.get()).stats() }
+    }
+
+    fn teardown(&self) -> bool {
+        self.torn_down.set(true);
+        self.enabled.set(false);
+        drop(self.callbacks.take_all());
+        // SAFETY: no other reference to the allocator is live (see allocate).
+        let allocator = unsafe { &mut *self.allocator.get() };
+        allocator.release_free_arenas();
+        allocator.is_empty() && self.all_lists().iter().all(|l| l.is_empty())
+    }
+}
+
+/// Tears the heap down at thread exit (see the module docs).
+struct TeardownGuard;
+
+impl Drop for TeardownGuard {
+    fn drop(&mut self) {
+        let p = HEAP.with(Cell::get);
+        if p.is_null() {
+            return;
+        }
+        // SAFETY: see `heap()`; no reference into the heap is held across
+        // thread-local destructors.
+        let empty = unsafe { (*p).teardown() };
+        if empty {
+            HEAP.with(|h| h.set(ptr::null()));
+            // SAFETY: `p` came from `Box::leak` in `create_heap`; no object
+            // is alive, so nothing can reach the heap any more, and HEAP no
+            // longer points to it.
+            drop(unsafe { Box::from_raw(p.cast_mut()) });
+        }
+    }
+}

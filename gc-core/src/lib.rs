@@ -1,0 +1,64 @@
+//! Core of [pygc](https://docs.rs/pygc): CPython's memory management for
+//! Rust — a refcounted [`Gc<T>`] freed the moment its last handle goes, on a
+//! pooled small-object allocator, plus CPython's generational cycle
+//! collector with the whole `gc`-module control surface.
+//!
+//! Most users depend on the `pygc` facade crate, which re-exports
+//! everything here together with `#[derive(Trace)]`.
+//!
+//! # Examples
+//!
+//! ```
+//! use pygc_core::{Gc, Trace, Tracer, collect};
+//! use std::cell::RefCell;
+//!
+//! struct Node {
+//!     next: RefCell<Option<Gc<Node>>>,
+//! }
+//! // SAFETY: visits the one owned `Gc` once.
+//! unsafe impl Trace for Node {
+//!     fn trace(&self, tracer: &mut Tracer) {
+//!         self.next.trace(tracer);
+//!     }
+//! }
+//!
+//! let a = Gc::new(Node { next: RefCell::new(None) });
+//! let b = Gc::new(Node { next: RefCell::new(Some(a.clone())) });
+//! *a.next.borrow_mut() = Some(b.clone()); // a -> b -> a
+//! drop((a, b));
+//! assert_eq!(collect(), 2); // the cycle was unreachable
+//! ```
+
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod alloc;
+mod callbacks;
+pub(crate) mod collect;
+mod control;
+mod finalize;
+mod gc;
+mod gc_impls;
+mod header;
+mod heap;
+pub(crate) mod list;
+mod release;
+mod stats;
+mod trace;
+mod trace_impls;
+mod vtable;
+mod weak;
+
+#[cfg(test)]
+mod tests;
+
+pub use callbacks::{CallbackId, CollectInfo, CollectPhase};
+pub use control::{
+    PauseGuard, add_callback, collect, collect_generation, count, disable, enable, freeze,
+    freeze_count, heap_stats, is_enabled, pause, remove_callback, set_threshold, stats,
+    threshold, unfreeze,
+};
+pub use finalize::Finalize;
+pub use gc::Gc;
+pub use stats::{GenerationStats, HeapStats};
+pub use trace::{Trace, Tracer};
+pub use weak::Weak;

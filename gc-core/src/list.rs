@@ -1,0 +1,191 @@
+//! Intrusive, circular, doubly-linked lists of tracked objects.
+//!
+//! Every tracked object's [`TrackedHeader`](crate::header::TrackedHeader)
+//! starts with [`Links`]. A list is a sentinel `Links` (the head, at a stable
+//! address inside the thread's heap state or a collector-owned `Box`) whose
+//! `next`/`prev` close the ring. An object removes itself in O(1) from
+//! whatever list it is on, which is what lets objects freed by refcount in
+//! the middle of a collection leave safely (invariant 3 of DESIGN.md).
+
+use core::cell::Cell;
+use core::ptr::{self, NonNull};
+
+use crate::header::TrackedHeader;
+
+/// `prev`/`next` pointers; `prev == null` means "on no list".
+#[repr(C)]
+pub(crate) struct Links {
+    prev: Cell<*mut Links>,
+    next: Cell<*mut Links>,
+}
+
+impl Links {
+    /// Links of an object on no list.
+    pub(crate) const fn unlinked() -> Self {
+        Links {
+            prev: Cell::new(ptr::null_mut()),
+            next: Cell::new(ptr::null_mut()),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_linked(&self) -> bool {
+        !self.prev.get().is_null()
+    }
+}
+
+/// A list head. It must not move once [`ListHead::init`] ran: the ring
+/// points at it.
+#[repr(transparent)]
+pub(crate) struct ListHead {
+    links: Links,
+}
+
+impl ListHead {
+    /// A head that still has to be [`init`](ListHead::init)ed in place.
+    pub(crate) const fn new() -> Self {
+        ListHead {
+            links: Links::unlinked(),
+        }
+    }
+
+    /// Closes the empty ring on the head's final address.
+    pub(crate) fn init(&self) {
+        let me = self.as_links();
+        self.links.prev.set(me);
+        self.links.next.set(me);
+    }
+
+    #[inline]
+    pub(crate) fn as_links(&self) -> *mut Links {
+        ptr::from_ref(&self.links).cast_mut()
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.links.next.get() == self.as_links()
+    }
+
+    /// First object, if any.
+    #[inline]
+    pub(crate) fn first(&self) -> Option<NonNull<TrackedHeader>> {
+        let next = self.links.next.get();
+        if next == self.as_links() {
+            None
+        } else {
+            // SAFETY: every non-head node of a ring is the `links` field at
+            // offset 0 of a live `TrackedHeader` (repr(C)).
+            Some(unsafe { NonNull::new_unchecked(next.cast()) })
+        }
+    }
+
+    /// Removes and returns the first object (left unlinked).
+    #[inline]
+    pub(crate) fn pop_first(&self) -> Option<NonNull<TrackedHeader>> {
+        let first = self.first()?;
+        // SAFETY: `first` is a live node of this ring.
+        unsafe { unlink(first) };
+        Some(first)
+    }
+
+    /// Appends an unlinked object at the tail.
+    ///
+    /// # Safety
+    ///
+    /// `node` must be a live tracked object that is on no list.
+    #[inline]
+    pub(crate) unsafe fn push_back(&self, node: NonNull<TrackedHeader>) {
+        // SAFETY: caller guarantees `node` is live; the head and its current
+        // tail are live ring members.
+        unsafe {
+            // Derive the stored pointer from the whole-object pointer (not from
+            // a `&Links`) so it keeps provenance over the entire allocation.
+            let np = node.as_ptr().cast::<Links>();
+            debug_assert!(!(*np).is_linked(), "push_back of an object already on a list");
+            let head = self.as_links();
+            let tail = (*head).prev.get();
+            (*np).prev.set(tail);
+            (*np).next.set(head);
+            (*tail).next.set(np);
+            (*head).prev.set(np);
+        }
+    }
+
+    /// Moves every object of `self` to the tail of `to`, leaving `self`
+    /// empty (CPython's `gc_list_merge`).
+    pub(crate) fn append_to(&self, to: &ListHead) {
+        if self.is_empty() {
+            return;
+        }
+        let from = self.as_links();
+        let dst = to.as_links();
+        // SAFETY: both heads are initialised rings of live nodes; splicing
+        // keeps both rings well formed.
+        unsafe {
+            let first = (*from).next.get();
+            let last = (*from).prev.get();
+            let tail = (*dst).prev.get();
+            (*tail).next.set(first);
+            (*first).prev.set(tail);
+            (*last).next.set(dst);
+            (*dst).prev.set(last);
+        }
+        self.init();
+    }
+
+    /// Number of objects (walks the ring, like CPython's `gc_list_size`).
+    pub(crate) fn len(&self) -> usize {
+        let head = self.as_links();
+        let mut n = 0;
+        // SAFETY: the ring consists of live nodes; no user code runs during
+        // the walk.
+        unsafe {
+            let mut cur = (*head).next.get();
+            while cur != head {
+                n += 1;
+                cur = (*cur).next.get();
+            }
+        }
+        n
+    }
+}
+
+/// Removes `node` from whatever list it is on (no-op when unlinked).
+///
+/// # Safety
+///
+/// `node` must be a live tracked object; if linked, its neighbours are live.
+#[inline]
+pub(crate) unsafe fn unlink(node: NonNull<TrackedHeader>) {
+    // SAFETY: caller's contract; neighbours of a linked node are live ring
+    // members (objects or a head).
+    unsafe {
+        let n = node.as_ptr().cast::<Links>();
+        let prev = (*n).prev.get();
+        if prev.is_null() {
+            return;
+        }
+        let next = (*n).next.get();
+        (*prev).next.set(next);
+        (*next).prev.set(prev);
+        (*n).prev.set(ptr::null_mut());
+        (*n).next.set(ptr::null_mut());
+    }
+}
+
+/// The object after `node` on its list, or `None` at the head.
+///
+/// # Safety
+///
+/// `node` must be linked on `list`, and both must be live.
+#[inline]
+pub(crate) unsafe fn next_in(list: &ListHead, node: NonNull<TrackedHeader>) -> Option<NonNull<TrackedHeader>> {
+    // SAFETY: caller's contract.
+    let next = unsafe { (*node.as_ptr().cast::<Links>()).next.get() };
+    if next == list.as_links() {
+        None
+    } else {
+        // SAFETY: non-head ring nodes are `TrackedHeader`s.
+        Some(unsafe { NonNull::new_unchecked(next.cast()) })
+    }
+}

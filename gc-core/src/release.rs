@@ -1,0 +1,185 @@
+//! The refcount path: what happens when the last strong handle goes.
+//!
+//! `finalize` (once per object, ever) → drop the value → drop the implicit
+//! weak handle → free the block when no `Weak` is left.
+//!
+//! **Trashcan.** Dropping a value drops the `Gc`s it owns, which can drop
+//! their values in turn: a 10-million-node linked list would recurse 10
+//! million frames deep. Like CPython's `Py_TRASHCAN_BEGIN`, drops nested
+//! deeper than [`TRASHCAN_DEPTH`] are not run immediately: the object (value
+//! still intact, strong count 0) is queued on the heap's trashcan list, and
+//! the outermost drop drains the queue iteratively. The queue is intrusive
+//! (it reuses the generation-list links, which the object has just left), so
+//! the refcount path never allocates. Only tracked objects can own a `Gc`,
+//! so only they can nest.
+
+use core::alloc::Layout;
+use core::ptr::{self, NonNull};
+
+use crate::header::{GcBox, TrackedHeader, flag};
+use crate::heap::{Heap, heap};
+use crate::list;
+use crate::trace::Trace;
+use crate::vtable::allocation_of;
+
+/// Nesting depth of refcount-path drops before the trashcan defers them.
+pub(crate) const TRASHCAN_DEPTH: u32 = 50;
+
+/// Runs when a strong count has just reached 0.
+///
+/// # Safety
+///
+/// `ptr` is a live object whose strong count the caller just took to 0.
+#[inline]
+pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
+    if T::MAY_CONTAIN_GC {
+        // SAFETY: tracked objects carry a prefix; the object is live.
+        unsafe { tracked_last_strong_dropped(TrackedHeader::of_box(ptr.cast())) }
+    } else {
+        // SAFETY: strong count 0: no handle can read the value any more
+        // (upgrades fail), so it is finalized and dropped exactly once.
+        unsafe {
+            let value = &raw mut (*ptr.as_ptr()).value;
+            (*value).run_finalizer();
+            ptr::drop_in_place(value);
+            release_implicit_weak(ptr);
+        }
+    }
+}
+
+/// Drops the weak count shared by the strong handles; frees the block when
+/// it was the last.
+///
+/// # Safety
+///
+/// The strong count is 0 and the value is already dropped or moved out.
+#[inline]
+pub(crate) unsafe fn release_implicit_weak<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
+    // SAFETY: the caller holds the implicit weak count, so the block is live.
+    if unsafe { (*ptr.as_ptr()).header.dec_weak() } == 0 {
+        // SAFETY: the last weak count is gone: nobody references the block.
+        unsafe { free_block(heap(), ptr) };
+    }
+}
+
+/// Returns the block of an object whose counts are both 0.
+///
+/// # Safety
+///
+/// Strong and weak counts are 0; the value is dropped or moved out.
+#[inline]
+pub(crate) unsafe fn free_block<T: ?Sized + Trace>(heap: &Heap, ptr: NonNull<GcBox<T>>) {
+    if T::MAY_CONTAIN_GC {
+        // SAFETY: tracked object, memory still allocated (caller).
+        let (base, layout) = unsafe { allocation_of(TrackedHeader::of_box(ptr.cast())) };
+        // SAFETY: `base`/`layout` describe the allocation made by `Gc::new`.
+        unsafe { heap.deallocate(base, layout) };
+    } else {
+        // SAFETY: for a sized `T` the layout is computed without reading the
+        // (dropped) value; the block is still allocated.
+        let layout = Layout::for_value(unsafe { ptr.as_ref() });
+        // SAFETY: untracked blocks are allocated with exactly this layout.
+        unsafe { heap.deallocate(ptr.cast(), layout) };
+    }
+}
+
+/// Drops the implicit weak count of a tracked object whose value is gone.
+///
+/// # Safety
+///
+/// Strong count 0 and value dropped; `node` is on no list.
+#[inline]
+pub(crate) unsafe fn release_tracked_memory(heap: &Heap, node: NonNull<TrackedHeader>) {
+    // SAFETY: the implicit weak count keeps the block alive until here.
+    if unsafe { TrackedHeader::header(node) }.dec_weak() == 0 {
+        // SAFETY: no handle of any kind is left.
+        unsafe {
+            let (base, layout) = allocation_of(node);
+            heap.deallocate(base, layout);
+        }
+    }
+}
+
+/// Restores the trashcan depth even if a `Drop` unwinds.
+struct DepthGuard<'a> {
+    heap: &'a Heap,
+    depth: u32,
+}
+
+impl Drop for DepthGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.heap.drop_depth.set(self.depth);
+    }
+}
+
+/// Drops the value of a tracked object whose strong count is 0, then
+/// releases its memory.
+///
+/// # Safety
+///
+/// `node` is live with strong count 0, on no list, value intact.
+#[inline]
+unsafe fn drop_value_and_release(heap: &Heap, node: NonNull<TrackedHeader>, depth: u32) {
+    {
+        heap.drop_depth.set(depth + 1);
+        let _restore = DepthGuard { heap, depth };
+        // SAFETY: the value is intact and unreachable (strong count 0), so
+        // it is dropped exactly once.
+        unsafe { (node.as_ref().vtable.drop_value)(TrackedHeader::boxed(node)) };
+    }
+    // SAFETY: value dropped, strong count 0, on no list.
+    unsafe { release_tracked_memory(heap, node) };
+}
+
+/// The tracked part of the refcount path (type-erased, out of line).
+///
+/// # Safety
+///
+/// `node` is a live tracked object whose strong count just reached 0.
+#[inline(never)]
+pub(crate) unsafe fn tracked_last_strong_dropped(node: NonNull<TrackedHeader>) {
+    let heap = heap();
+    // SAFETY: the object is live (its implicit weak count is still held).
+    let h = unsafe { node.as_ref() };
+    if h.has(flag::VALUE_DROPPED) {
+        // A handle kept past a cycle collection: the value is already gone.
+        // SAFETY: strong 0, value dropped, the collector unlinked it.
+        unsafe { release_tracked_memory(heap, node) };
+        return;
+    }
+    // Leave the generation list first, so a collection started by the
+    // finalizer or by a `Drop` never sees this dying object.
+    // SAFETY: live object; unlinking is O(1) and always allowed.
+    unsafe { list::unlink(node) };
+    heap.note_tracked_deallocation();
+    if !h.has(flag::FINALIZED) {
+        h.set(flag::FINALIZED);
+        // SAFETY: the value is intact; strong 0 means the finalizer cannot
+        // resurrect the object (upgrades fail).
+        unsafe { (h.vtable.finalize)(TrackedHeader::boxed(node)) };
+    }
+    let depth = heap.drop_depth.get();
+    if depth >= TRASHCAN_DEPTH {
+        // SAFETY: on no list (unlinked above), live until drained.
+        unsafe { heap.trashcan.push_back(node) };
+        return;
+    }
+    // SAFETY: strong 0, unlinked, value intact.
+    unsafe { drop_value_and_release(heap, node, depth) };
+    if depth == 0 && !heap.trashcan.is_empty() {
+        drain_trashcan(heap);
+    }
+}
+
+/// Drops the deferred values one at a time, at depth 1, so nested drops
+/// queue again instead of recursing.
+#[cold]
+#[inline(never)]
+fn drain_trashcan(heap: &Heap) {
+    while let Some(node) = heap.trashcan.pop_first() {
+        // SAFETY: queued objects are live, strong 0, value intact, and
+        // `pop_first` unlinked them.
+        unsafe { drop_value_and_release(heap, node, 0) };
+    }
+}

@@ -1,0 +1,260 @@
+//! Cycle collection, generations, counts, thresholds, freeze, callbacks.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::node::{Node, ring, take_dropped, take_finalized};
+use crate::{
+    CollectPhase, Gc, add_callback, collect, collect_generation, count, disable, enable,
+    freeze, freeze_count, remove_callback, set_threshold, stats, threshold, unfreeze,
+};
+
+fn reset() {
+    collect();
+    take_dropped();
+    take_finalized();
+}
+
+#[test]
+fn self_cycle_collected() {
+    reset();
+    let a = Node::new(1);
+    a.link(&a);
+    drop(a);
+    assert!(take_dropped().is_empty());
+    assert_eq!(collect(), 1);
+    assert_eq!(take_dropped(), [1]);
+    assert_eq!(collect(), 0);
+}
+
+#[test]
+fn two_cycle_and_ring() {
+    reset();
+    let a = Node::new(1);
+    let b = Node::new(2);
+    a.link(&b);
+    b.link(&a);
+    drop((a, b));
+    let r = ring(10, 50);
+    drop(r);
+    assert_eq!(collect(), 52);
+    assert_eq!(take_dropped().len(), 52);
+}
+
+#[test]
+fn reachable_cycle_survives() {
+    reset();
+    let r = ring(0, 10);
+    assert_eq!(collect(), 0);
+    assert!(take_dropped().is_empty());
+    drop(r);
+    assert_eq!(collect(), 10);
+    take_dropped();
+}
+
+#[test]
+fn young_collection_keeps_objects_referenced_from_old() {
+    reset();
+    let old = Node::new(1);
+    collect(); // `old` moves to generation 2
+    let young = ring(10, 3);
+    old.link(&young);
+    drop(young);
+    assert_eq!(collect_generation(0), 0);
+    assert!(take_dropped().is_empty());
+    old.edges.borrow_mut().clear();
+    assert_eq!(collect_generation(0), 0, "the ring was promoted to generation 1");
+    assert_eq!(collect_generation(1), 3);
+    assert_eq!(take_dropped(), [10, 11, 12]);
+}
+
+#[test]
+fn counts_follow_cpython() {
+    reset();
+    // CPython test_get_count: after a full collection gen1/gen2 counts are 0.
+    assert_eq!(&count()[1..], [0, 0]);
+    let a = count()[0];
+    let x = Node::new(1);
+    assert_eq!(count()[0], a + 1);
+    drop(x);
+    assert_eq!(count()[0], a);
+    take_dropped();
+    // CPython test_collect_generations.
+    collect_generation(0);
+    assert_eq!(count(), [0, 1, 0]);
+    collect_generation(1);
+    assert_eq!(count(), [0, 0, 1]);
+    collect_generation(2);
+    assert_eq!(count(), [0, 0, 0]);
+}
+
+#[test]
+#[should_panic(expected = "invalid generation")]
+fn invalid_generation_panics() {
+    collect_generation(3);
+}
+
+#[test]
+fn stats_count_collections_and_collected() {
+    reset();
+    let before = stats();
+    let a = Node::new(1);
+    a.link(&a);
+    drop(a);
+    collect();
+    collect_generation(0);
+    let after = stats();
+    assert_eq!(after[2].collections, before[2].collections + 1);
+    assert_eq!(after[2].collected, before[2].collected + 1);
+    assert_eq!(after[0].collections, before[0].collections + 1);
+    take_dropped();
+}
+
+#[test]
+fn automatic_collection_and_threshold_zero() {
+    reset();
+    set_threshold(10, 10, 10);
+    let before = stats()[0].collections;
+    for i in 0..30 {
+        let a = Node::new(i);
+        a.link(&a);
+    }
+    assert!(stats()[0].collections > before, "gen0 collected automatically");
+    assert!(!take_dropped().is_empty());
+    set_threshold(0, 10, 10);
+    let before = stats()[0].collections;
+    for i in 0..30 {
+        drop(Node::new(i));
+    }
+    assert_eq!(stats()[0].collections, before);
+    disable();
+    set_threshold(1, 10, 10);
+    for i in 0..30 {
+        drop(Node::new(i));
+    }
+    assert_eq!(stats()[0].collections, before);
+    enable();
+    set_threshold(2000, 10, 10);
+    assert_eq!(threshold(), [2000, 10, 10]);
+    reset();
+}
+
+#[test]
+fn pause_guards_nest() {
+    {
+        let _a = crate::pause();
+        {
+            let _b = crate::pause();
+            assert!(!crate::is_enabled());
+        }
+        assert!(!crate::is_enabled());
+    }
+    assert!(crate::is_enabled());
+}
+
+#[test]
+fn freeze_excludes_from_collection() {
+    reset();
+    let a = Node::new(1);
+    a.link(&a);
+    freeze();
+    assert_eq!(count(), [0, 0, 0]);
+    assert!(freeze_count() >= 1);
+    drop(a);
+    assert_eq!(collect(), 0, "frozen objects are never scanned");
+    unfreeze();
+    assert_eq!(freeze_count(), 0);
+    assert_eq!(collect(), 1);
+    assert_eq!(take_dropped(), [1]);
+}
+
+#[test]
+fn frozen_objects_freed_by_refcount() {
+    reset();
+    let a = Node::new(1);
+    freeze();
+    drop(a);
+    assert_eq!(take_dropped(), [1]);
+    assert_eq!(freeze_count(), 0);
+    take_finalized();
+}
+
+#[test]
+fn callbacks_start_stop_and_self_removal() {
+    reset();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let id = add_callback(move |phase, info| l.borrow_mut().push((phase, info.generation, info.collected)));
+    let a = Node::new(1);
+    a.link(&a);
+    drop(a);
+    assert_eq!(collect_generation(1), 1);
+    assert_eq!(*log.borrow(), [(CollectPhase::Start, 1, 0), (CollectPhase::Stop, 1, 1)]);
+    assert!(remove_callback(id));
+    assert!(!remove_callback(id));
+    collect();
+    assert_eq!(log.borrow().len(), 2);
+
+    // A callback that removes itself at Start still... runs no more after.
+    let calls = Rc::new(RefCell::new(0));
+    let c = calls.clone();
+    let my_id = Rc::new(RefCell::new(None));
+    let mine = my_id.clone();
+    let id = add_callback(move |_, _| {
+        *c.borrow_mut() += 1;
+        if let Some(id) = mine.borrow_mut().take() {
+            assert!(remove_callback(id));
+        }
+    });
+    *my_id.borrow_mut() = Some(id);
+    collect();
+    assert_eq!(*calls.borrow(), 1, "removal is effective from the next phase");
+    take_dropped();
+}
+
+#[test]
+fn collect_inside_callback_returns_zero() {
+    reset();
+    let inner = Rc::new(RefCell::new(Vec::new()));
+    let i = inner.clone();
+    let id = add_callback(move |_, _| i.borrow_mut().push(collect()));
+    let a = Node::new(1);
+    a.link(&a);
+    drop(a);
+    assert_eq!(collect(), 1);
+    assert_eq!(*inner.borrow(), [0, 0]);
+    remove_callback(id);
+    take_dropped();
+}
+
+#[test]
+fn bounded_memory_with_automatic_collection() {
+    reset();
+    #[cfg(miri)]
+    const N: usize = 3000;
+    #[cfg(not(miri))]
+    const N: usize = 200_000;
+    for i in 0..N {
+        let a = Node::new(i);
+        let b = Node::new(i);
+        a.link(&b);
+        b.link(&a);
+        if i % 1000 == 0 {
+            take_dropped();
+        }
+    }
+    // At most the threshold's worth of cycles is pending at any time.
+    let pending = crate::heap::heap().generations.iter().map(crate::list::ListHead::len).sum::<usize>();
+    assert!(pending < 10_000, "{pending} objects still tracked");
+    reset();
+}
+
+#[test]
+fn gc_handles_to_untracked_are_not_edges() {
+    reset();
+    let leaf = Gc::new(5u8);
+    let holder = Gc::new(RefCell::new(vec![leaf.clone()]));
+    assert_eq!(collect(), 0);
+    drop(holder);
+    assert_eq!(Gc::strong_count(&leaf), 1);
+}

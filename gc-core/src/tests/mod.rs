@@ -1,0 +1,7 @@
+//! Unit tests of the core (run under Miri too: sizes shrink under `cfg(miri)`).
+
+mod collector;
+mod node;
+mod refcount;
+mod resurrection;
+mod soundness;

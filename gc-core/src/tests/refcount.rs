@@ -1,0 +1,143 @@
+//! The refcount path: freeing at the last handle, weak handles, unwrap.
+
+use super::node::{Node, take_dropped, take_finalized};
+use crate::{Gc, Weak, heap_stats};
+
+#[test]
+fn last_handle_frees_immediately() {
+    take_dropped();
+    let a = Node::new(1);
+    let b = a.clone();
+    drop(a);
+    assert!(take_dropped().is_empty());
+    drop(b);
+    assert_eq!(take_dropped(), [1]);
+}
+
+#[test]
+fn finalizer_runs_before_drop_on_refcount_path() {
+    take_dropped();
+    take_finalized();
+    drop(Node::new(5));
+    assert_eq!(take_finalized(), [5]);
+    assert_eq!(take_dropped(), [5]);
+}
+
+#[test]
+fn memory_returns_to_pool() {
+    let before = heap_stats().bytes_in_use;
+    let a = Gc::new(7u64);
+    assert_eq!(heap_stats().bytes_in_use, before + 16);
+    drop(a);
+    assert_eq!(heap_stats().bytes_in_use, before);
+}
+
+#[test]
+fn weak_keeps_memory_not_value() {
+    take_dropped();
+    let a = Node::new(9);
+    let w = Gc::downgrade(&a);
+    assert_eq!(w.strong_count(), 1);
+    assert_eq!(Gc::weak_count(&a), 1);
+    drop(a);
+    assert_eq!(take_dropped(), [9]);
+    assert!(w.upgrade().is_none());
+    assert_eq!(w.strong_count(), 0);
+    assert_eq!(w.weak_count(), 0);
+    drop(w);
+}
+
+#[test]
+fn weak_upgrade_in_refcount_finalizer_fails() {
+    // The finalizer of the dying object cannot reach it through a weak.
+    let a = Node::new(1);
+    *a.weak.borrow_mut() = Some(Gc::downgrade(&a));
+    a.on_finalize.set(Some(|n| assert!(n.weak.borrow().as_ref().unwrap().upgrade().is_none())));
+    drop(a);
+    take_dropped();
+    take_finalized();
+}
+
+#[test]
+fn dangling_weak() {
+    let w: Weak<Node> = Weak::new();
+    assert!(w.upgrade().is_none());
+    assert_eq!(w.strong_count(), 0);
+    assert!(w.ptr_eq(&w.clone()));
+}
+
+#[test]
+fn try_unwrap_and_into_inner() {
+    let a = Gc::new(String::from("x"));
+    let b = a.clone();
+    let a = Gc::try_unwrap(a).unwrap_err();
+    drop(b);
+    assert_eq!(Gc::try_unwrap(a).unwrap(), "x");
+
+    take_dropped();
+    let n = Node::new(3);
+    let w = Gc::downgrade(&n);
+    let node = Gc::into_inner(n).unwrap();
+    assert!(w.upgrade().is_none());
+    assert!(take_dropped().is_empty());
+    drop(node);
+    assert_eq!(take_dropped(), [3]);
+    take_finalized();
+}
+
+#[test]
+fn new_cyclic_self_weak() {
+    let g = Gc::new_cyclic(|w: &Weak<Node>| {
+        assert!(w.upgrade().is_none());
+        Node {
+            id: 4,
+            edges: Default::default(),
+            weak: core::cell::RefCell::new(Some(w.clone())),
+            on_finalize: Default::default(),
+            on_drop: Default::default(),
+        }
+    });
+    let me = g.weak.borrow().as_ref().unwrap().upgrade().unwrap();
+    assert!(Gc::ptr_eq(&me, &g));
+    assert!(Gc::is_tracked(&g));
+    drop((me, g));
+    assert_eq!(take_dropped(), [4]);
+    take_finalized();
+}
+
+#[test]
+fn new_cyclic_panic_frees_block() {
+    let before = heap_stats().bytes_in_use;
+    let r = std::panic::catch_unwind(|| Gc::<u64>::new_cyclic(|_| panic!("boom")));
+    assert!(r.is_err());
+    assert_eq!(heap_stats().bytes_in_use, before);
+}
+
+#[test]
+fn untracked_and_tracked() {
+    let leaf = Gc::new(1u32);
+    assert!(!Gc::is_tracked(&leaf));
+    let node = Node::new(1);
+    assert!(Gc::is_tracked(&node));
+    drop(node);
+    take_dropped();
+    take_finalized();
+}
+
+#[test]
+fn trashcan_deep_chain() {
+    #[cfg(miri)]
+    const N: usize = 300;
+    #[cfg(not(miri))]
+    const N: usize = 1_000_000;
+    take_dropped();
+    let mut head = Node::new(0);
+    for i in 1..N {
+        let n = Node::new(i);
+        n.link(&head);
+        head = n;
+    }
+    drop(head);
+    assert_eq!(take_dropped().len(), N);
+    take_finalized();
+}

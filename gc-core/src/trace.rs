@@ -1,0 +1,178 @@
+//! The `Trace` trait and the `Tracer` the collector hands to it.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use crate::Gc;
+use crate::header::TrackedHeader;
+
+/// Tells the cycle collector which [`Gc`] handles a value owns.
+///
+/// `#[derive(Trace)]` is the safe way to implement it; hand-written impls are
+/// rare.
+///
+/// # Safety
+///
+/// `trace` must call [`Tracer::visit`] **at most once** for each `Gc` the
+/// value owns, and never for a `Gc` it does not own (one borrowed from
+/// elsewhere, or the same handle twice). Visiting fewer edges than owned only
+/// leaks (a cycle through the missing edge is never found); visiting more
+/// would let the collector believe an object is unreachable while it still
+/// has handles. `trace` must not run other user code (no allocation of `Gc`s,
+/// no interior mutation) and must visit the same edges when called twice
+/// without mutation in between.
+///
+/// `MAY_CONTAIN_GC` must be `true` whenever some value of the type can own a
+/// `Gc`.
+///
+/// # Examples
+///
+/// ```
+/// use pygc_core::{Gc, Trace, Tracer};
+///
+/// struct Pair {
+///     left: Gc<u32>,
+///     right: Option<Gc<u32>>,
+/// }
+///
+/// // SAFETY: visits each owned `Gc` exactly once.
+/// unsafe impl Trace for Pair {
+///     fn trace(&self, tracer: &mut Tracer) {
+///         self.left.trace(tracer);
+///         self.right.trace(tracer);
+///     }
+/// }
+///
+/// let pair = Gc::new(Pair { left: Gc::new(1), right: None });
+/// assert!(Gc::is_tracked(&pair));
+/// assert_eq!(*pair.left, 1);
+/// ```
+pub unsafe trait Trace {
+    /// Call `tracer.visit(gc)` for every `Gc` this value owns, exactly once
+    /// each.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::{Gc, Trace};
+    /// // Tracing is driven by the collector; user code only forwards it.
+    /// let v: Vec<Gc<u8>> = vec![Gc::new(1)];
+    /// assert!(<Vec<Gc<u8>> as Trace>::MAY_CONTAIN_GC);
+    /// # drop(v);
+    /// ```
+    fn trace(&self, tracer: &mut Tracer);
+
+    /// `false` when no value of this type can ever own a `Gc`.
+    ///
+    /// Objects of such types are never tracked by the collector and carry
+    /// the small 8-byte header.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::{Gc, Trace};
+    /// assert!(!<u64 as Trace>::MAY_CONTAIN_GC);
+    /// assert!(<Option<Gc<u64>> as Trace>::MAY_CONTAIN_GC);
+    /// ```
+    const MAY_CONTAIN_GC: bool = true;
+
+    /// Called once per object before its value is dropped. The derive makes
+    /// it call [`Finalize::finalize`](crate::Finalize::finalize) under
+    /// `#[trace(finalize)]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::Trace;
+    /// // The default finalizer does nothing.
+    /// 5u8.run_finalizer();
+    /// ```
+    #[inline]
+    fn run_finalizer(&self) {}
+}
+
+/// What the collector is doing with each edge a `trace` call reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TraceAction {
+    /// `subtract_refs`: decrement `gc_refs` of referents inside the
+    /// collected set.
+    SubtractRefs,
+    /// `move_unreachable`: a reachable object's referents are reachable too.
+    MarkReachable,
+}
+
+/// The visitor handed to [`Trace::trace`] by the cycle collector.
+///
+/// Only the collector creates `Tracer`s; user code only forwards it to the
+/// fields it owns, or calls [`Tracer::visit`] on a `Gc` it owns.
+///
+/// # Examples
+///
+/// ```
+/// use pygc_core::{Gc, Trace, Tracer};
+///
+/// struct Holder(Gc<String>);
+/// // SAFETY: visits the one `Gc` it owns, once.
+/// unsafe impl Trace for Holder {
+///     fn trace(&self, tracer: &mut Tracer) {
+///         tracer.visit(&self.0);
+///     }
+/// }
+/// let h = Gc::new(Holder(Gc::new(String::from("x"))));
+/// assert_eq!(pygc_core::collect(), 0); // nothing unreachable
+/// # drop(h);
+/// ```
+pub struct Tracer {
+    pub(crate) action: TraceAction,
+    /// The list that objects found reachable are moved back to
+    /// (`MarkReachable`).
+    pub(crate) young: *const crate::list::ListHead,
+    /// Type name of the object being traced (for the trace verifier).
+    pub(crate) tracing: fn() -> &'static str,
+    /// Set when a `trace` visited an edge more often than the referent has
+    /// strong handles: the offending type's name.
+    pub(crate) over_visited: Option<fn() -> &'static str>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Tracer {
+    pub(crate) fn new(action: TraceAction, young: *const crate::list::ListHead) -> Self {
+        Tracer {
+            action,
+            young,
+            tracing: || "",
+            over_visited: None,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Reports one owned `Gc` edge to the collector.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::{Gc, Trace, Tracer};
+    /// struct Node { next: Option<Gc<Node>> }
+    /// // SAFETY: visits `next` (the only owned `Gc`) once.
+    /// unsafe impl Trace for Node {
+    ///     fn trace(&self, tracer: &mut Tracer) {
+    ///         if let Some(next) = &self.next {
+    ///             tracer.visit(next);
+    ///         }
+    ///     }
+    /// }
+    /// let list = Gc::new(Node { next: Some(Gc::new(Node { next: None })) });
+    /// assert!(list.next.is_some());
+    /// ```
+    #[inline]
+    pub fn visit<T: ?Sized + Trace + 'static>(&mut self, gc: &Gc<T>) {
+        if T::MAY_CONTAIN_GC {
+            self.visit_tracked(Gc::tracked_header(gc));
+        }
+    }
+
+    #[inline]
+    fn visit_tracked(&mut self, node: NonNull<TrackedHeader>) {
+        crate::collect::cycle::visit_edge(self, node);
+    }
+}
