@@ -75,9 +75,13 @@ pub(crate) fn heap<'a>() -> &'a Heap {
 #[cold]
 #[inline(never)]
 fn create_heap<'a>() -> &'a Heap {
-    let heap: &'a Heap = Box::leak(Box::new(Heap::new()));
+    // Keep the raw pointer of the box (not one derived from a shared
+    // reference) in HEAP, so teardown may turn it back into a `Box`.
+    let raw: *mut Heap = Box::into_raw(Box::new(Heap::new()));
+    HEAP.with(|h| h.set(raw.cast_const()));
+    // SAFETY: `raw` is a valid, leaked box; only shared references are made.
+    let heap: &'a Heap = unsafe { &*raw };
     heap.init_lists();
-    HEAP.with(|h| h.set(ptr::from_ref(heap)));
     // Register the teardown guard. This fails only when a heap is created
     // during thread teardown itself; that heap is then leaked, which is sound.
     let _ = TEARDOWN.try_with(|_| ());

@@ -58,26 +58,27 @@ pub(crate) fn deduce_unreachable(
         Err(payload) => GraphFailure::Panicked(payload),
     };
     unreachable.append_to(young);
-    for_each(young, |h| h.clear(flag::COLLECTING | flag::UNREACHABLE));
+    for_each(young, |node| {
+        // SAFETY: objects on a list are live.
+        unsafe { node.as_ref() }.clear(flag::COLLECTING | flag::UNREACHABLE);
+    });
     Err(failure)
 }
 
 /// Calls `f` on every object of `list`. `f` must not change the list.
-fn for_each(list: &ListHead, mut f: impl FnMut(&TrackedHeader)) {
+fn for_each(list: &ListHead, mut f: impl FnMut(NonNull<TrackedHeader>)) {
     let mut cur = list.first();
     while let Some(node) = cur {
-        // SAFETY: objects on a list are live; `f` does not unlink them.
-        unsafe {
-            f(node.as_ref());
-            cur = next_in(list, node);
-        }
+        f(node);
+        // SAFETY: `node` is still on `list` (`f` does not unlink).
+        cur = unsafe { next_in(list, node) };
     }
 }
 
 fn update_refs(list: &ListHead, handles_held: u32) {
-    for_each(list, |h| {
+    for_each(list, |node| {
         // SAFETY: objects on a list are live.
-        let strong = unsafe { TrackedHeader::header(NonNull::from(h)) }.strong();
+        let (h, strong) = unsafe { (node.as_ref(), TrackedHeader::header(node).strong()) };
         debug_assert!(strong >= handles_held, "a listed object has fewer strong handles than the collector holds");
         h.set_gc_refs(strong - handles_held);
         h.set(flag::COLLECTING);

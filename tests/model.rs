@@ -1,0 +1,189 @@
+//! Model-based property test: random graphs of `Gc<Node>` with random root
+//! sets, edge changes, drops and collections, checked after every step
+//! against a plain reference-counting-plus-reachability model.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use pygc::{Gc, Trace};
+
+thread_local! {
+    static LIVE: RefCell<BTreeSet<usize>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+struct Id(usize);
+
+impl Drop for Id {
+    fn drop(&mut self) {
+        LIVE.with(|l| assert!(l.borrow_mut().remove(&self.0), "object {} dropped twice", self.0));
+    }
+}
+
+#[derive(Trace)]
+struct Node {
+    #[trace(skip)]
+    id: Id,
+    edges: RefCell<Vec<Gc<Node>>>,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    New,
+    Link(usize, usize),
+    Unlink(usize, usize),
+    Descend(usize, usize),
+    DropRoot(usize),
+    Collect(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => Just(Op::New),
+        4 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Link(a, b)),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Unlink(a, b)),
+        2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Descend(a, b)),
+        3 => any::<usize>().prop_map(Op::DropRoot),
+        1 => (0usize..3).prop_map(Op::Collect),
+    ]
+}
+
+/// The reference model: alive objects and their edges (with multiplicity).
+#[derive(Default)]
+struct Model {
+    edges: BTreeMap<usize, Vec<usize>>,
+}
+
+impl Model {
+    fn reachable(&self, roots: &[usize]) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<usize> = roots.to_vec();
+        while let Some(id) = stack.pop() {
+            if seen.insert(id) {
+                stack.extend(self.edges[&id].iter().copied());
+            }
+        }
+        seen
+    }
+
+    /// Refcounting: free unreachable objects with no referrer, repeatedly.
+    fn refcount_free(&mut self, roots: &[usize]) {
+        let reachable = self.reachable(roots);
+        loop {
+            let mut indegree: BTreeMap<usize, usize> = self.edges.keys().map(|&k| (k, 0)).collect();
+            for targets in self.edges.values() {
+                for t in targets {
+                    *indegree.get_mut(t).unwrap() += 1;
+                }
+            }
+            let dead: Vec<usize> = indegree
+                .iter()
+                .filter(|(id, n)| **n == 0 && !reachable.contains(id))
+                .map(|(id, _)| *id)
+                .collect();
+            if dead.is_empty() {
+                break;
+            }
+            for id in dead {
+                self.edges.remove(&id);
+            }
+        }
+    }
+
+    fn alive(&self) -> BTreeSet<usize> {
+        self.edges.keys().copied().collect()
+    }
+}
+
+fn live() -> BTreeSet<usize> {
+    LIVE.with(|l| l.borrow().clone())
+}
+
+fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut model = Model::default();
+    let mut roots: Vec<Gc<Node>> = Vec::new();
+    let mut next_id = 0;
+    for op in ops {
+        match *op {
+            Op::New => {
+                LIVE.with(|l| l.borrow_mut().insert(next_id));
+                roots.push(Gc::new(Node { id: Id(next_id), edges: RefCell::new(Vec::new()) }));
+                model.edges.insert(next_id, Vec::new());
+                next_id += 1;
+            }
+            Op::Link(a, b) if !roots.is_empty() => {
+                let (from, to) = (&roots[a % roots.len()], &roots[b % roots.len()]);
+                from.edges.borrow_mut().push(to.clone());
+                model.edges.get_mut(&from.id.0).unwrap().push(to.id.0);
+            }
+            Op::Unlink(a, e) if !roots.is_empty() => {
+                let from = &roots[a % roots.len()];
+                let removed = {
+                    let mut edges = from.edges.borrow_mut();
+                    let len = edges.len();
+                    if len == 0 { None } else { Some(edges.remove(e % len)) }
+                };
+                if let Some(to) = removed {
+                    let list = model.edges.get_mut(&from.id.0).unwrap();
+                    let pos = list.iter().position(|&t| t == to.id.0).unwrap();
+                    list.remove(pos);
+                    drop(to);
+                }
+            }
+            Op::Descend(a, e) if !roots.is_empty() => {
+                let child = {
+                    let edges = roots[a % roots.len()].edges.borrow();
+                    (!edges.is_empty()).then(|| edges[e % edges.len()].clone())
+                };
+                roots.extend(child);
+            }
+            Op::DropRoot(a) if !roots.is_empty() => {
+                let len = roots.len();
+                roots.swap_remove(a % len);
+            }
+            Op::Collect(generation) => {
+                let before = model.alive();
+                let root_ids: Vec<usize> = roots.iter().map(|g| g.id.0).collect();
+                let reachable = model.reachable(&root_ids);
+                let found = pygc::collect_generation(generation);
+                let now = live();
+                prop_assert!(reachable.is_subset(&now), "a reachable object was freed");
+                prop_assert!(now.is_subset(&before), "an object came back");
+                prop_assert!(found <= before.len() - now.len(), "collect reported {found}, freed {}", before.len() - now.len());
+                if generation == 2 {
+                    prop_assert_eq!(&now, &reachable, "a full collection frees all garbage");
+                    prop_assert_eq!(found, before.len() - now.len());
+                }
+                model.edges.retain(|id, _| now.contains(id));
+            }
+            _ => {}
+        }
+        let root_ids: Vec<usize> = roots.iter().map(|g| g.id.0).collect();
+        model.refcount_free(&root_ids);
+        prop_assert_eq!(live(), model.alive(), "after {:?}", op);
+    }
+    drop(roots);
+    pygc::collect();
+    prop_assert!(live().is_empty(), "everything freed at the end");
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 8 } else { 2000 }, ..ProptestConfig::default() })]
+
+    #[test]
+    fn live_objects_match_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+        run(&ops)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 50_000, ..ProptestConfig::default() })]
+
+    /// The long run: `cargo test --release --test model -- --ignored`.
+    #[test]
+    #[ignore = "long run"]
+    fn live_objects_match_the_model_long(ops in proptest::collection::vec(op(), 1..200)) {
+        run(&ops)?;
+    }
+}

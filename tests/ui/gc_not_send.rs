@@ -1,0 +1,6 @@
+use pygc::Gc;
+
+fn main() {
+    let gc = Gc::new(5u32);
+    std::thread::spawn(move || drop(gc));
+}

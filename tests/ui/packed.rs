@@ -1,0 +1,9 @@
+use pygc::Trace;
+
+#[derive(Trace)]
+#[repr(C, packed)]
+struct Packed {
+    value: u32,
+}
+
+fn main() {}
