@@ -125,7 +125,10 @@ fn shapes_compile_and_construct() {
         tags: vec!["x".into()],
         scores: HashMap::new(),
     });
-    assert_eq!(leaves.id + leaves.name.len() as u64 + leaves.tags.len() as u64, 3);
+    assert_eq!(
+        leaves.id + leaves.name.len() as u64 + leaves.tags.len() as u64,
+        3
+    );
     assert!(leaves.scores.is_empty());
     let _ = Gc::new(Unit);
     let tuple = Gc::new(Tuple(3, Some(Gc::new(4))));
@@ -149,7 +152,10 @@ fn shapes_compile_and_construct() {
     assert_eq!(total, 10);
     let tree = Tree::Node(Box::new(Tree::Leaf(1)), Box::new(Tree::Leaf(2)));
     if let Tree::Node(left, right) = &tree {
-        assert!(matches!((&**left, &**right), (Tree::Leaf(1), Tree::Leaf(2))));
+        assert!(matches!(
+            (&**left, &**right),
+            (Tree::Leaf(1), Tree::Leaf(2))
+        ));
     }
     let clashing = Clashing {
         tracer: None,
@@ -417,7 +423,10 @@ fn finalize_runs_when_the_last_handle_drops() {
     assert_eq!(finalized(), [7]);
 
     drop(Gc::new(NotOptedIn { id: 8 }));
-    assert!(finalized().is_empty(), "no #[trace(finalize)], no finalizer");
+    assert!(
+        finalized().is_empty(),
+        "no #[trace(finalize)], no finalizer"
+    );
 }
 
 #[test]

@@ -10,6 +10,12 @@ struct Link {
     next: RefCell<Option<Gc<Link>>>,
 }
 
+#[derive(Trace)]
+struct Root {
+    chain: Gc<Link>,
+    me: RefCell<Option<Gc<Root>>>,
+}
+
 const TEN_MILLION: usize = 10_000_000;
 
 fn chain(n: usize) -> (Gc<Link>, Gc<Link>) {
@@ -73,8 +79,8 @@ fn collect_ten_million_deep_tree_on_256k_stack() {
     on_small_stack(|| {
         // A root in a self-cycle with a 10M-deep chain below it.
         let (head, tail) = chain(TEN_MILLION);
-        let root = Gc::new(RefCell::new(vec![head]));
-        root.borrow_mut().push(root.clone());
+        let root = Gc::new(Root { chain: head, me: RefCell::new(None) });
+        *root.me.borrow_mut() = Some(root.clone());
         drop((root, tail));
         assert_eq!(pygc::collect(), TEN_MILLION + 1);
         assert_heap_empty();

@@ -47,6 +47,10 @@ use crate::header::TrackedHeader;
 /// assert!(Gc::is_tracked(&pair));
 /// assert_eq!(*pair.left, 1);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `Trace`",
+    note = "add `#[derive(Trace)]` to `{Self}`, or put `#[trace(skip)]` on the field (it will not be traced)"
+)]
 pub unsafe trait Trace {
     /// Call `tracer.visit(gc)` for every `Gc` this value owns, exactly once
     /// each.
