@@ -1,49 +1,298 @@
-//! Pooled small-object allocator (pymalloc's shape). PLACEHOLDER: replaced
-//! by the pool implementation.
+//! Pooled small-object allocator, after CPython's pymalloc
+//! (`Objects/obmalloc.c`).
+//!
+//! Every `Gc` allocation goes through here, so allocation and deallocation
+//! must cost a handful of instructions. A general-purpose allocator pays for
+//! generality (any size, any thread, size lookup on free); this one exploits
+//! what a per-thread object heap knows:
+//!
+//! * Objects are small. Requests up to 512 bytes (16-aligned at most) are
+//!   rounded to one of 32 [size classes](size_class) and served from pools
+//!   holding blocks of that one size. Bigger or over-aligned requests are
+//!   *large objects*, passed straight to the global allocator.
+//! * The layout is known on free (`Gc` stores it in its vtable), so no size
+//!   header is needed, and the block's [pool] is found by masking
+//!   its address: pools are 16 KiB-aligned.
+//! * The heap is per-thread, so nothing is atomic or locked.
+//!
+//! Pools are cut from 1 MiB [arenas](arena) obtained from the global
+//! allocator; arenas are chosen so that busy ones fill up and idle ones
+//! drain and can be returned to the system.
+//!
+//! # Fast paths
+//!
+//! [`Allocator::allocate`] takes the first pool on its class's used-pool
+//! list and pops that pool's free list; [`Allocator::deallocate`] masks the
+//! address to find the pool and pushes the block. Both are `#[inline]`, and
+//! with a compile-time layout the class is a constant. Every state change of
+//! a pool (a pool filling up, a full pool getting a free block, a pool
+//! becoming empty, needing a new pool or arena) is rare and lives in
+//! `#[cold]`, out-of-line functions.
+//!
+//! # Memory
+//!
+//! Only arenas and large objects are allocated; all bookkeeping lives in the
+//! pool and arena headers or in this fixed-size struct, which is built by a
+//! `const fn` so that it can initialise a thread-local without allocation.
+
+mod arena;
+mod pool;
+mod size_class;
+
+#[cfg(test)]
+mod tests;
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use crate::stats::HeapStats;
+use arena::Arenas;
+use pool::{PoolHeader, UsedPools};
+use size_class::{ARENA_SIZE, class_size, small_class};
 
-/// Per-thread allocator.
+/// A per-thread pooled allocator. Not `Send`: its blocks belong to it.
 pub(crate) struct Allocator {
-    bytes: usize,
+    /// Per class, the pools that have free blocks.
+    used: UsedPools,
+    /// Arenas and their pools.
+    arenas: Arenas,
+    /// Bytes requested by live large objects.
+    large_bytes: usize,
+    /// Number of live large objects.
+    large_count: usize,
 }
 
 impl Allocator {
+    /// An allocator holding no memory. Allocates nothing.
     pub(crate) const fn new() -> Self {
-        Allocator { bytes: 0 }
-    }
-
-    #[inline]
-    pub(crate) fn allocate(&mut self, layout: Layout) -> NonNull<u8> {
-        self.bytes += layout.size();
-        // SAFETY: callers never ask for zero-sized layouts (headers are 8+ bytes).
-        let p = unsafe { std::alloc::alloc(layout) };
-        NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
-    }
-
-    /// # Safety
-    /// `ptr` came from `allocate(layout)` on this allocator and is not used again.
-    #[inline]
-    pub(crate) unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        self.bytes -= layout.size();
-        // SAFETY: caller's contract.
-        unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) }
-    }
-
-    pub(crate) fn stats(&self) -> HeapStats {
-        HeapStats {
-            bytes_in_use: self.bytes,
-            bytes_reserved: self.bytes,
-            ..HeapStats::default()
+        Allocator {
+            used: UsedPools::new(),
+            arenas: Arenas::new(),
+            large_bytes: 0,
+            large_count: 0,
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.bytes == 0
+    /// Allocates a block for `layout`; aborts through
+    /// [`handle_alloc_error`](std::alloc::handle_alloc_error) when out of
+    /// memory.
+    ///
+    /// The block is aligned to `max(16, layout.align())` for small sizes and
+    /// to `layout.align()` for large ones. Callers pass non-zero sizes (a
+    /// zero size is still handled soundly).
+    #[inline]
+    pub(crate) fn allocate(&mut self, layout: Layout) -> NonNull<u8> {
+        debug_assert!(layout.size() > 0, "zero-sized allocation request");
+        let Some(class) = small_class(layout) else {
+            return self.allocate_large(layout);
+        };
+        let pool = self.used.head(class);
+        if pool.is_null() {
+            return self.allocate_from_new_pool(class);
+        }
+        // SAFETY: pools on a used list are live, initialised pools of that
+        // class whose free list is not empty (UsedPools invariant), so `pop`
+        // yields a valid, non-null block.
+        unsafe {
+            let block = pool::pop(pool);
+            if (*pool).free_block.is_null() {
+                self.refill(pool, class);
+            }
+            NonNull::new_unchecked(block)
+        }
     }
 
-    pub(crate) fn release_free_arenas(&mut self) {}
+    /// Frees a block.
+    ///
+    /// # Safety
+    /// `ptr` was returned by `self.allocate(layout)` with this same `layout`,
+    /// has not been freed since, and is not used after this call.
+    #[inline]
+    pub(crate) unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        let Some(class) = small_class(layout) else {
+            // SAFETY: `ptr` is a live large object allocated with `layout`
+            // (caller's contract).
+            return unsafe { self.deallocate_large(ptr, layout) };
+        };
+        let block = ptr.as_ptr();
+        let pool = pool::pool_of(block);
+        // SAFETY: `ptr` is a live block of `class` from this allocator
+        // (caller's contract), so `pool` is the live, initialised pool that
+        // carved it, and the block may be overwritten with the free link.
+        unsafe {
+            #[cfg(debug_assertions)]
+            pool::debug_check_block(pool, block, class);
+            let last = pool::push(pool, block);
+            // The cold paths get the block, not the pool, and mask it again:
+            // this keeps the fast path to plain loads and stores.
+            if last.is_null() {
+                self.pool_was_full(block, class);
+            } else if (*pool).ref_count == 0 {
+                self.pool_emptied(block, class);
+            }
+        }
+    }
+
+    /// A snapshot of the heap's shape. Walks every carved pool: not for hot
+    /// paths.
+    pub(crate) fn stats(&self) -> HeapStats {
+        let mut stats = HeapStats {
+            arenas: self.arenas.count(),
+            ..HeapStats::default()
+        };
+        let mut pooled_bytes = 0;
+        self.arenas.for_each_pool_in_use(|pool| {
+            // SAFETY: the callback gets live pools in use, whose headers are
+            // initialised.
+            let (class, blocks) =
+                unsafe { ((*pool).size_class as usize, (*pool).ref_count as usize) };
+            stats.pools += 1;
+            stats.blocks_in_use[class] += blocks;
+            pooled_bytes += blocks * class_size(class);
+        });
+        debug_assert_eq!(
+            stats.pools,
+            self.arenas.pools_in_use(),
+            "pool-in-use count drifted"
+        );
+        stats.bytes_in_use = pooled_bytes + self.large_bytes;
+        stats.bytes_reserved = stats.arenas * ARENA_SIZE + self.large_bytes;
+        stats
+    }
+
+    /// Whether no block (pooled or large) is allocated.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.arenas.pools_in_use() == 0 && self.large_count == 0
+    }
+
+    /// Returns every wholly free arena to the system, the spare too.
+    pub(crate) fn release_free_arenas(&mut self) {
+        self.arenas.release_free();
+    }
+
+    /// The free list of the used pool `pool` (the head of `class`'s list)
+    /// just ran dry: carve another block, or retire the pool as full.
+    ///
+    /// # Safety
+    /// `pool` is the head of `class`'s used list and its free list is empty.
+    #[cold]
+    #[inline(never)]
+    unsafe fn refill(&mut self, pool: *mut PoolHeader, class: usize) {
+        // SAFETY: `pool` is a live initialised pool on `class`'s list
+        // (caller's contract).
+        unsafe {
+            if !pool::extend(pool) {
+                self.used.unlink(class, pool);
+            }
+        }
+    }
+
+    /// `class`'s used list is empty: start a pool for it.
+    #[cold]
+    #[inline(never)]
+    fn allocate_from_new_pool(&mut self, class: usize) -> NonNull<u8> {
+        let pool = self.arenas.take_pool();
+        // SAFETY: `take_pool` returns a live, empty pool on no list, and
+        // `pool_limit` leaves room for two blocks of any class (checked at
+        // compile time in `arena`). After `init` its free list is not empty,
+        // so it may join the used list.
+        unsafe {
+            let block = pool::init(pool, class, arena::pool_limit(pool));
+            self.used.push_front(class, pool);
+            NonNull::new_unchecked(block)
+        }
+    }
+
+    /// `block` was just freed into its pool, which was full: the pool can
+    /// serve again.
+    ///
+    /// # Safety
+    /// `block` was just freed into its live pool of `class`, which is on no
+    /// list.
+    #[cold]
+    #[inline(never)]
+    unsafe fn pool_was_full(&mut self, block: *mut u8, class: usize) {
+        let pool = pool::pool_of(block);
+        // SAFETY: caller's contract; every pool holds at least two blocks,
+        // so after one free it still has allocated blocks and is "used".
+        unsafe {
+            debug_assert!((*pool).ref_count > 0, "a full pool emptied by one free");
+            self.used.push_front(class, pool);
+        }
+    }
+
+    /// `block`, the last allocated block of its pool, was just freed.
+    ///
+    /// # Safety
+    /// `block` was just freed into its live pool of `class`, which is on
+    /// `class`'s used list and has no allocated block left.
+    #[cold]
+    #[inline(never)]
+    unsafe fn pool_emptied(&mut self, block: *mut u8, class: usize) {
+        let pool = pool::pool_of(block);
+        // SAFETY: caller's contract; the pool leaves the used list before its
+        // arena takes it back.
+        unsafe {
+            self.used.unlink(class, pool);
+            self.arenas.return_pool(pool);
+        }
+    }
+
+    /// The layout actually requested from the global allocator for a large
+    /// object: never zero-sized.
+    #[inline(always)]
+    fn large_layout(layout: Layout) -> Layout {
+        // SAFETY: `layout.align()` is a valid alignment, and rounding a size
+        // of at most `layout.size().max(1)` up to it cannot overflow isize
+        // (it did not for `layout`, and 1 rounds up to the alignment itself).
+        unsafe { Layout::from_size_align_unchecked(layout.size().max(1), layout.align()) }
+    }
+
+    /// Allocates a large object from the global allocator.
+    #[inline(never)]
+    fn allocate_large(&mut self, layout: Layout) -> NonNull<u8> {
+        let real = Self::large_layout(layout);
+        // SAFETY: `real` has a non-zero size.
+        let ptr = unsafe { std::alloc::alloc(real) };
+        let Some(ptr) = NonNull::new(ptr) else {
+            std::alloc::handle_alloc_error(layout);
+        };
+        self.large_bytes += layout.size();
+        self.large_count += 1;
+        ptr
+    }
+
+    /// Frees a large object.
+    ///
+    /// # Safety
+    /// `ptr` was returned by `allocate_large(layout)` and not freed since.
+    #[inline(never)]
+    unsafe fn deallocate_large(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        debug_assert!(
+            self.large_count > 0,
+            "freeing a large object none of which is live"
+        );
+        self.large_bytes -= layout.size();
+        self.large_count -= 1;
+        // SAFETY: `ptr` was allocated by the global allocator with
+        // `large_layout(layout)` (caller's contract).
+        unsafe { std::alloc::dealloc(ptr.as_ptr(), Self::large_layout(layout)) }
+    }
+}
+
+impl Drop for Allocator {
+    fn drop(&mut self) {
+        debug_assert!(
+            self.is_empty(),
+            "allocator dropped while blocks are still allocated"
+        );
+        if self.is_empty() {
+            // SAFETY: no block is allocated, so no block is used again.
+            unsafe { self.arenas.free_all() }
+        } else {
+            // Live blocks may still be reachable: leak their arenas rather
+            // than free memory under them.
+            self.arenas.release_free();
+        }
+    }
 }

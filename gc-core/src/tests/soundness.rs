@@ -244,7 +244,8 @@ impl Drop for HoldsGc {
 }
 
 #[test]
-fn gc_dropped_by_another_thread_local_destructor() {
+#[cfg_attr(miri, ignore = "may leak the heap by design (destructor order); run with -Zmiri-ignore-leaks")]
+fn thread_exit_gc_dropped_by_another_thread_local_destructor() {
     thread_local!(static HOLDER: HoldsGc = const { HoldsGc(RefCell::new(None)) });
     std::thread::spawn(|| {
         HOLDER.with(|h| *h.0.borrow_mut() = Some(Node::new(1)));
