@@ -114,9 +114,9 @@ impl<T: ?Sized + Trace + 'static> Weak<T> {
     ///
     /// ```
     /// use pygc_core::Gc;
-    /// let a = Gc::new("a");
+    /// let a = Gc::new(String::from("a"));
     /// let w = Gc::downgrade(&a);
-    /// assert!(w.upgrade().is_some());
+    /// assert_eq!(*w.upgrade().unwrap(), "a");
     /// ```
     #[inline]
     pub fn upgrade(&self) -> Option<Gc<T>> {
