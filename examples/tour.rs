@@ -37,7 +37,10 @@ fn main() {
     let also_a = a.clone();
     println!("    a has {} strong handles", Gc::strong_count(&a));
     drop(a);
-    println!("    dropped one handle: {} left, nothing freed yet", Gc::strong_count(&also_a));
+    println!(
+        "    dropped one handle: {} left, nothing freed yet",
+        Gc::strong_count(&also_a)
+    );
     drop(also_a);
     println!("    dropped the last one: freed right there (see the finalizer above)\n");
 
@@ -48,14 +51,26 @@ fn main() {
     y.refs.borrow_mut().push(x.clone()); // x -> y -> x
     let watch = Gc::downgrade(&x);
     drop((x, y));
-    println!("    dropped x and y, but they keep each other alive: x alive = {}", watch.upgrade().is_some());
+    println!(
+        "    dropped x and y, but they keep each other alive: x alive = {}",
+        watch.upgrade().is_some()
+    );
     let found = pygc::collect();
-    println!("    pygc::collect() found {found} unreachable objects; x alive = {}\n", watch.upgrade().is_some());
+    println!(
+        "    pygc::collect() found {found} unreachable objects; x alive = {}\n",
+        watch.upgrade().is_some()
+    );
 
-    println!("3. Automatic collection: generation 0 is collected every {} tracked allocations", pygc::threshold()[0]);
+    println!(
+        "3. Automatic collection: generation 0 is collected every {} tracked allocations",
+        pygc::threshold()[0]
+    );
     let id = pygc::add_callback(|phase, info| {
         if phase == CollectPhase::Stop && info.collected > 0 {
-            println!("    [callback] generation {} collection freed {} objects", info.generation, info.collected);
+            println!(
+                "    [callback] generation {} collection freed {} objects",
+                info.generation, info.collected
+            );
         }
     });
     pygc::disable();
@@ -63,7 +78,10 @@ fn main() {
         let p = obj(&format!("p{i}"), false);
         p.refs.borrow_mut().push(p.clone()); // a self-cycle, garbage at once
     }
-    println!("    with pygc::disable(), 1500 garbage self-cycles pile up: count() = {:?}", pygc::count());
+    println!(
+        "    with pygc::disable(), 1500 garbage self-cycles pile up: count() = {:?}",
+        pygc::count()
+    );
     pygc::enable();
     let freed = pygc::collect();
     println!("    a manual pygc::collect() still works while disabled or enabled: freed {freed}");
@@ -71,7 +89,10 @@ fn main() {
 
     println!("\n4. Statistics");
     for (generation, s) in pygc::stats().iter().enumerate() {
-        println!("    generation {generation}: {} collections, {} objects collected", s.collections, s.collected);
+        println!(
+            "    generation {generation}: {} collections, {} objects collected",
+            s.collections, s.collected
+        );
     }
     let heap = pygc::heap_stats();
     println!(

@@ -117,7 +117,11 @@ fn test_threshold_zero() {
         let l = list();
         l.append(&l);
     }
-    assert_eq!(pygc::stats(), before, "no automatic collection at threshold 0");
+    assert_eq!(
+        pygc::stats(),
+        before,
+        "no automatic collection at threshold 0"
+    );
     assert_eq!(live(), 5000);
     assert_eq!(pygc::collect(), 5000, "manual collection still works");
     pygc::set_threshold(2000, 10, 10);
@@ -148,7 +152,10 @@ fn test_indirect_calls_with_gc_disabled() {
     for _ in 0..10_000 {
         junk.push(list());
     }
-    assert!(!*happened.borrow(), "no automatic collection while disabled");
+    assert!(
+        !*happened.borrow(),
+        "no automatic collection while disabled"
+    );
     assert!(pygc::count()[0] > pygc::threshold()[0]);
     pygc::collect();
     assert!(*happened.borrow(), "explicit collect works while disabled");
@@ -185,7 +192,10 @@ fn test_is_tracked() {
     assert!(!Gc::is_tracked(&Gc::new(vec![1, 2, 3])));
     assert!(Gc::is_tracked(&list()));
     assert!(Gc::is_tracked(&dict()));
-    assert!(Gc::is_tracked(&Gc::new(Value::Int(1))), "the type can hold a Gc");
+    assert!(
+        Gc::is_tracked(&Gc::new(Value::Int(1))),
+        "the type can hold a Gc"
+    );
 }
 
 thread_local!(static STORAGE: RefCell<Option<Gc<Value>>> = const { RefCell::new(None) });
@@ -208,7 +218,9 @@ fn test_is_finalized() {
     assert!(!Gc::is_finalized(&lazarus));
     drop(lazarus);
     pygc::collect();
-    let lazarus = STORAGE.with(|s| s.borrow_mut().take()).expect("resurrected");
+    let lazarus = STORAGE
+        .with(|s| s.borrow_mut().take())
+        .expect("resurrected");
     assert!(Gc::is_finalized(&lazarus));
     WEAK_SELF.with(|w| *w.borrow_mut() = None);
     lazarus.instance().attrs.borrow_mut().clear();
@@ -256,7 +268,10 @@ fn test_resurrection_is_transitive() {
     let weak_c = Gc::downgrade(&c);
     drop((a, b, c));
     assert_eq!(pygc::collect(), 0);
-    assert!(weak_c.upgrade().is_some(), "reachable from the resurrected object");
+    assert!(
+        weak_c.upgrade().is_some(),
+        "reachable from the resurrected object"
+    );
     STORAGE.with(|s| s.borrow_mut().take());
     WEAK_SELF.with(|w| *w.borrow_mut() = None);
     assert_eq!(pygc::collect(), 3);
@@ -304,8 +319,14 @@ fn test_weakref_cleared_after_finalizers() {
     let outside = Gc::downgrade(&a);
     drop((a, b));
     assert_eq!(pygc::collect(), 2);
-    assert!(PEER_SEEN.with(|p| *p.borrow()), "the weak to the peer upgraded inside __del__");
-    assert!(outside.upgrade().is_none(), "cleared once the garbage is freed");
+    assert!(
+        PEER_SEEN.with(|p| *p.borrow()),
+        "the weak to the peer upgraded inside __del__"
+    );
+    assert!(
+        outside.upgrade().is_none(),
+        "cleared once the garbage is freed"
+    );
     WEAK_SELF.with(|w| *w.borrow_mut() = None);
 }
 
@@ -353,9 +374,16 @@ fn test_gc_callbacks() {
     let seen = visit.borrow().clone();
     assert_eq!(seen.iter().filter(|v| v.0 == 1).count(), 2);
     assert_eq!(seen.iter().filter(|v| v.0 == 2).count(), 2);
-    assert_eq!(seen.iter().filter(|v| v.1 == CollectPhase::Start).count(), 2);
+    assert_eq!(
+        seen.iter().filter(|v| v.1 == CollectPhase::Start).count(),
+        2
+    );
     assert_eq!(seen.iter().filter(|v| v.1 == CollectPhase::Stop).count(), 2);
-    assert_eq!(seen.iter().map(|v| v.0).collect::<Vec<_>>(), [1, 2, 1, 2], "registration order");
+    assert_eq!(
+        seen.iter().map(|v| v.0).collect::<Vec<_>>(),
+        [1, 2, 1, 2],
+        "registration order"
+    );
 
     visit.borrow_mut().clear();
     pygc::collect_generation(1);
@@ -392,13 +420,19 @@ fn test_callback_added_by_callback() {
         l.borrow_mut().push(("outer", phase));
         if a.borrow().is_none() {
             let l2 = l.clone();
-            *a.borrow_mut() = Some(pygc::add_callback(move |phase, _| l2.borrow_mut().push(("inner", phase))));
+            *a.borrow_mut() = Some(pygc::add_callback(move |phase, _| {
+                l2.borrow_mut().push(("inner", phase))
+            }));
         }
     });
     pygc::collect();
     assert_eq!(
         *log.borrow(),
-        [("outer", CollectPhase::Start), ("outer", CollectPhase::Stop), ("inner", CollectPhase::Stop)]
+        [
+            ("outer", CollectPhase::Start),
+            ("outer", CollectPhase::Stop),
+            ("inner", CollectPhase::Stop)
+        ]
     );
     pygc::remove_callback(id);
     pygc::remove_callback(added.borrow_mut().take().unwrap());

@@ -27,8 +27,12 @@ impl Drop for Peer {
 #[test]
 fn miri_drop_reaches_collected_peer() {
     preclean();
-    let a = Gc::new(Peer { other: RefCell::new(None) });
-    let b = Gc::new(Peer { other: RefCell::new(Some(a.clone())) });
+    let a = Gc::new(Peer {
+        other: RefCell::new(None),
+    });
+    let b = Gc::new(Peer {
+        other: RefCell::new(Some(a.clone())),
+    });
     *a.other.borrow_mut() = Some(b.clone());
     let weak = Gc::downgrade(&a);
     drop((a, b));

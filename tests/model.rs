@@ -16,7 +16,13 @@ struct Id(usize);
 
 impl Drop for Id {
     fn drop(&mut self) {
-        LIVE.with(|l| assert!(l.borrow_mut().remove(&self.0), "object {} dropped twice", self.0));
+        LIVE.with(|l| {
+            assert!(
+                l.borrow_mut().remove(&self.0),
+                "object {} dropped twice",
+                self.0
+            )
+        });
     }
 }
 
@@ -107,7 +113,10 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
         match *op {
             Op::New => {
                 LIVE.with(|l| l.borrow_mut().insert(next_id));
-                roots.push(Gc::new(Node { id: Id(next_id), edges: RefCell::new(Vec::new()) }));
+                roots.push(Gc::new(Node {
+                    id: Id(next_id),
+                    edges: RefCell::new(Vec::new()),
+                }));
                 model.edges.insert(next_id, Vec::new());
                 next_id += 1;
             }
@@ -121,7 +130,11 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 let removed = {
                     let mut edges = from.edges.borrow_mut();
                     let len = edges.len();
-                    if len == 0 { None } else { Some(edges.remove(e % len)) }
+                    if len == 0 {
+                        None
+                    } else {
+                        Some(edges.remove(e % len))
+                    }
                 };
                 if let Some(to) = removed {
                     let list = model.edges.get_mut(&from.id.0).unwrap();
@@ -149,7 +162,11 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 let now = live();
                 prop_assert!(reachable.is_subset(&now), "a reachable object was freed");
                 prop_assert!(now.is_subset(&before), "an object came back");
-                prop_assert!(found <= before.len() - now.len(), "collect reported {found}, freed {}", before.len() - now.len());
+                prop_assert!(
+                    found <= before.len() - now.len(),
+                    "collect reported {found}, freed {}",
+                    before.len() - now.len()
+                );
                 if generation == 2 {
                     prop_assert_eq!(&now, &reachable, "a full collection frees all garbage");
                     prop_assert_eq!(found, before.len() - now.len());

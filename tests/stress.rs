@@ -22,7 +22,9 @@ fn chain(n: usize) -> (Gc<Link>, Gc<Link>) {
     let tail = Gc::new(Link::default());
     let mut head = tail.clone();
     for _ in 1..n {
-        head = Gc::new(Link { next: RefCell::new(Some(head)) });
+        head = Gc::new(Link {
+            next: RefCell::new(Some(head)),
+        });
     }
     (head, tail)
 }
@@ -42,7 +44,10 @@ fn assert_heap_empty() {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "release-only: cargo test --release --test stress")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "release-only: cargo test --release --test stress"
+)]
 fn drop_ten_million_chain_on_main_thread() {
     let (head, tail) = chain(TEN_MILLION);
     drop(tail);
@@ -51,7 +56,10 @@ fn drop_ten_million_chain_on_main_thread() {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "release-only: cargo test --release --test stress")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "release-only: cargo test --release --test stress"
+)]
 fn drop_ten_million_chain_on_256k_stack() {
     on_small_stack(|| {
         let (head, tail) = chain(TEN_MILLION);
@@ -62,7 +70,10 @@ fn drop_ten_million_chain_on_256k_stack() {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "release-only: cargo test --release --test stress")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "release-only: cargo test --release --test stress"
+)]
 fn collect_ten_million_ring_on_256k_stack() {
     on_small_stack(|| {
         let (head, tail) = chain(TEN_MILLION);
@@ -74,12 +85,18 @@ fn collect_ten_million_ring_on_256k_stack() {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "release-only: cargo test --release --test stress")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "release-only: cargo test --release --test stress"
+)]
 fn collect_ten_million_deep_tree_on_256k_stack() {
     on_small_stack(|| {
         // A root in a self-cycle with a 10M-deep chain below it.
         let (head, tail) = chain(TEN_MILLION);
-        let root = Gc::new(Root { chain: head, me: RefCell::new(None) });
+        let root = Gc::new(Root {
+            chain: head,
+            me: RefCell::new(None),
+        });
         *root.me.borrow_mut() = Some(root.clone());
         drop((root, tail));
         assert_eq!(pygc::collect(), TEN_MILLION + 1);
@@ -88,12 +105,17 @@ fn collect_ten_million_deep_tree_on_256k_stack() {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "release-only: cargo test --release --test stress")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "release-only: cargo test --release --test stress"
+)]
 fn millions_of_short_lived_cycles_stay_in_bounded_memory() {
     let mut peak = 0;
     for i in 0..5_000_000 {
         let a = Gc::new(Link::default());
-        let b = Gc::new(Link { next: RefCell::new(Some(a.clone())) });
+        let b = Gc::new(Link {
+            next: RefCell::new(Some(a.clone())),
+        });
         *a.next.borrow_mut() = Some(b);
         if i % 100_000 == 0 {
             peak = peak.max(pygc::heap_stats().bytes_reserved);

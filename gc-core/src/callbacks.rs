@@ -76,7 +76,9 @@ impl Callbacks {
     pub(crate) fn remove(&self, id: CallbackId) -> bool {
         let removed = {
             let mut list = self.list.borrow_mut();
-            list.iter().position(|(i, _)| *i == id).map(|pos| list.remove(pos))
+            list.iter()
+                .position(|(i, _)| *i == id)
+                .map(|pos| list.remove(pos))
         };
         // The closure (dropped here, outside the borrow) may own `Gc`s.
         removed.is_some()
@@ -91,7 +93,12 @@ impl Callbacks {
     /// registration order. Changes made by a callback take effect from the
     /// next phase. A panicking callback does not stop the others: the first
     /// panic is stored in `panic` for the collection to resume.
-    pub(crate) fn invoke(&self, phase: CollectPhase, info: &CollectInfo, panic: &mut crate::collect::Panic) {
+    pub(crate) fn invoke(
+        &self,
+        phase: CollectPhase,
+        info: &CollectInfo,
+        panic: &mut crate::collect::Panic,
+    ) {
         let snapshot: Vec<Callback> = {
             let list = self.list.borrow();
             if list.is_empty() {

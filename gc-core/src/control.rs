@@ -182,7 +182,11 @@ pub fn threshold() -> [usize; 3] {
 /// ```
 pub fn set_threshold(threshold0: usize, threshold1: usize, threshold2: usize) {
     let heap = heap();
-    for (cell, value) in heap.thresholds.iter().zip([threshold0, threshold1, threshold2]) {
+    for (cell, value) in heap
+        .thresholds
+        .iter()
+        .zip([threshold0, threshold1, threshold2])
+    {
         cell.set(value);
     }
 }

@@ -104,7 +104,9 @@ impl<T: Trace + 'static> Gc<T> {
         // SAFETY: `offset >= TRACKED_PREFIX` and the layout holds the prefix
         // and the box at these offsets; the memory is fresh and ours.
         unsafe {
-            let prefix = base.byte_add(offset - TRACKED_PREFIX).cast::<TrackedHeader>();
+            let prefix = base
+                .byte_add(offset - TRACKED_PREFIX)
+                .cast::<TrackedHeader>();
             prefix.write(TrackedHeader::new(&VTableOf::<T>::VTABLE));
             let boxed = base.byte_add(offset).cast::<GcBox<T>>();
             (&raw mut (*boxed.as_ptr()).header).write(header);

@@ -12,8 +12,8 @@
 //!   never freed under a live handle, and a `Gc` dropped later by another
 //!   thread-local's destructor still finds a valid heap.
 
-use core::cell::{Cell, UnsafeCell};
 use core::alloc::Layout;
+use core::cell::{Cell, UnsafeCell};
 use core::ptr::{self, NonNull};
 
 use crate::alloc::Allocator;
@@ -118,7 +118,15 @@ impl Heap {
 
     fn all_lists(&self) -> [&ListHead; 7] {
         let [g0, g1, g2] = &self.generations;
-        [g0, g1, g2, &self.permanent, &self.trashcan, &self.unreachable, &self.pending]
+        [
+            g0,
+            g1,
+            g2,
+            &self.permanent,
+            &self.trashcan,
+            &self.unreachable,
+            &self.pending,
+        ]
     }
 
     /// Allocates a block from this thread's pools.

@@ -54,8 +54,8 @@ mod tests;
 pub use callbacks::{CallbackId, CollectInfo, CollectPhase};
 pub use control::{
     PauseGuard, add_callback, collect, collect_generation, count, disable, enable, freeze,
-    freeze_count, heap_stats, is_enabled, pause, remove_callback, set_threshold, stats,
-    threshold, unfreeze,
+    freeze_count, heap_stats, is_enabled, pause, remove_callback, set_threshold, stats, threshold,
+    unfreeze,
 };
 pub use finalize::Finalize;
 pub use gc::Gc;

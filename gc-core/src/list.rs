@@ -101,7 +101,10 @@ impl ListHead {
             // Derive the stored pointer from the whole-object pointer (not from
             // a `&Links`) so it keeps provenance over the entire allocation.
             let np = node.as_ptr().cast::<Links>();
-            debug_assert!(!(*np).is_linked(), "push_back of an object already on a list");
+            debug_assert!(
+                !(*np).is_linked(),
+                "push_back of an object already on a list"
+            );
             let head = self.as_links();
             let tail = (*head).prev.get();
             (*np).prev.set(tail);
@@ -179,7 +182,10 @@ pub(crate) unsafe fn unlink(node: NonNull<TrackedHeader>) {
 ///
 /// `node` must be linked on `list`, and both must be live.
 #[inline]
-pub(crate) unsafe fn next_in(list: &ListHead, node: NonNull<TrackedHeader>) -> Option<NonNull<TrackedHeader>> {
+pub(crate) unsafe fn next_in(
+    list: &ListHead,
+    node: NonNull<TrackedHeader>,
+) -> Option<NonNull<TrackedHeader>> {
     // SAFETY: caller's contract.
     let next = unsafe { (*node.as_ptr().cast::<Links>()).next.get() };
     if next == list.as_links() {

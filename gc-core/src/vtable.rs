@@ -86,5 +86,8 @@ pub(crate) unsafe fn allocation_of(node: NonNull<TrackedHeader>) -> (NonNull<u8>
     let vt = unsafe { node.as_ref().vtable };
     let boxed = TrackedHeader::boxed(node);
     // SAFETY: the box sits `box_offset` bytes into the allocation.
-    (unsafe { boxed.cast::<u8>().byte_sub(vt.box_offset) }, vt.layout)
+    (
+        unsafe { boxed.cast::<u8>().byte_sub(vt.box_offset) },
+        vt.layout,
+    )
 }

@@ -79,7 +79,10 @@ fn update_refs(list: &ListHead, handles_held: u32) {
     for_each(list, |node| {
         // SAFETY: objects on a list are live.
         let (h, strong) = unsafe { (node.as_ref(), TrackedHeader::header(node).strong()) };
-        debug_assert!(strong >= handles_held, "a listed object has fewer strong handles than the collector holds");
+        debug_assert!(
+            strong >= handles_held,
+            "a listed object has fewer strong handles than the collector holds"
+        );
         h.set_gc_refs(strong - handles_held);
         h.set(flag::COLLECTING);
     });

@@ -20,9 +20,9 @@ use core::panic::AssertUnwindSafe;
 use std::panic::{catch_unwind, resume_unwind};
 
 use crate::callbacks::{CollectInfo, CollectPhase};
-use cycle::GraphFailure;
 use crate::heap::{GENERATIONS, Heap};
 use crate::stats::GenerationStats;
+use cycle::GraphFailure;
 
 /// The first panic raised by user code during a collection, resumed once the
 /// collection's bookkeeping is complete.
@@ -113,7 +113,8 @@ impl Heap {
             collected: 0,
             uncollectable: 0,
         };
-        self.callbacks.invoke(CollectPhase::Start, &info, &mut panic);
+        self.callbacks
+            .invoke(CollectPhase::Start, &info, &mut panic);
         let outcome = self.collect_main(generation, &mut panic);
         let collected = *outcome.as_ref().unwrap_or(&0);
         let stats = &self.stats[generation];
@@ -158,7 +159,8 @@ impl Heap {
         // Survivors move to the next generation.
         if generation + 1 < GENERATIONS {
             if generation == GENERATIONS - 2 {
-                self.long_lived_pending.set(self.long_lived_pending.get() + survivors);
+                self.long_lived_pending
+                    .set(self.long_lived_pending.get() + survivors);
             }
             young.append_to(old);
         } else {

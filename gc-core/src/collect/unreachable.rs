@@ -61,7 +61,9 @@ pub(crate) fn handle_unreachable(heap: &Heap, old: &ListHead, panic: &mut Panic)
         if !h.has(flag::FINALIZED) {
             h.set(flag::FINALIZED);
             // SAFETY: the value is intact; the object is held.
-            guarded(panic, || unsafe { (h.vtable.finalize)(TrackedHeader::boxed(node)) });
+            guarded(panic, || unsafe {
+                (h.vtable.finalize)(TrackedHeader::boxed(node))
+            });
         }
     }
 
@@ -105,7 +107,9 @@ pub(crate) fn handle_unreachable(heap: &Heap, old: &ListHead, panic: &mut Panic)
         let h = unsafe { node.as_ref() };
         h.set(flag::VALUE_DROPPED);
         // SAFETY: the value is intact and, being flagged, never read again.
-        guarded(panic, || unsafe { (h.vtable.drop_value)(TrackedHeader::boxed(node)) });
+        guarded(panic, || unsafe {
+            (h.vtable.drop_value)(TrackedHeader::boxed(node))
+        });
     }
 
     // 5. Release.

@@ -5,8 +5,8 @@ use std::rc::Rc;
 
 use super::node::{Node, ring, take_dropped, take_finalized};
 use crate::{
-    CollectPhase, Gc, add_callback, collect, collect_generation, count, disable, enable,
-    freeze, freeze_count, remove_callback, set_threshold, stats, threshold, unfreeze,
+    CollectPhase, Gc, add_callback, collect, collect_generation, count, disable, enable, freeze,
+    freeze_count, remove_callback, set_threshold, stats, threshold, unfreeze,
 };
 
 fn reset() {
@@ -63,7 +63,11 @@ fn young_collection_keeps_objects_referenced_from_old() {
     assert_eq!(collect_generation(0), 0);
     assert!(take_dropped().is_empty());
     old.edges.borrow_mut().clear();
-    assert_eq!(collect_generation(0), 0, "the ring was promoted to generation 1");
+    assert_eq!(
+        collect_generation(0),
+        0,
+        "the ring was promoted to generation 1"
+    );
     assert_eq!(collect_generation(1), 3);
     assert_eq!(take_dropped(), [10, 11, 12]);
 }
@@ -119,7 +123,10 @@ fn automatic_collection_and_threshold_zero() {
         let a = Node::new(i);
         a.link(&a);
     }
-    assert!(stats()[0].collections > before, "gen0 collected automatically");
+    assert!(
+        stats()[0].collections > before,
+        "gen0 collected automatically"
+    );
     assert!(!take_dropped().is_empty());
     set_threshold(0, 10, 10);
     let before = stats()[0].collections;
@@ -184,12 +191,18 @@ fn callbacks_start_stop_and_self_removal() {
     reset();
     let log = Rc::new(RefCell::new(Vec::new()));
     let l = log.clone();
-    let id = add_callback(move |phase, info| l.borrow_mut().push((phase, info.generation, info.collected)));
+    let id = add_callback(move |phase, info| {
+        l.borrow_mut()
+            .push((phase, info.generation, info.collected))
+    });
     let a = Node::new(1);
     a.link(&a);
     drop(a);
     assert_eq!(collect_generation(1), 1);
-    assert_eq!(*log.borrow(), [(CollectPhase::Start, 1, 0), (CollectPhase::Stop, 1, 1)]);
+    assert_eq!(
+        *log.borrow(),
+        [(CollectPhase::Start, 1, 0), (CollectPhase::Stop, 1, 1)]
+    );
     assert!(remove_callback(id));
     assert!(!remove_callback(id));
     collect();
@@ -208,7 +221,11 @@ fn callbacks_start_stop_and_self_removal() {
     });
     *my_id.borrow_mut() = Some(id);
     collect();
-    assert_eq!(*calls.borrow(), 1, "removal is effective from the next phase");
+    assert_eq!(
+        *calls.borrow(),
+        1,
+        "removal is effective from the next phase"
+    );
     take_dropped();
 }
 
@@ -244,7 +261,11 @@ fn bounded_memory_with_automatic_collection() {
         }
     }
     // At most the threshold's worth of cycles is pending at any time.
-    let pending = crate::heap::heap().generations.iter().map(crate::list::ListHead::len).sum::<usize>();
+    let pending = crate::heap::heap()
+        .generations
+        .iter()
+        .map(crate::list::ListHead::len)
+        .sum::<usize>();
     assert!(pending < 10_000, "{pending} objects still tracked");
     reset();
 }

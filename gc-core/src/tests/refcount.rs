@@ -52,7 +52,9 @@ fn weak_upgrade_in_refcount_finalizer_fails() {
     // The finalizer of the dying object cannot reach it through a weak.
     let a = Node::new(1);
     *a.weak.borrow_mut() = Some(Gc::downgrade(&a));
-    a.on_finalize.set(Some(|n| assert!(n.weak.borrow().as_ref().unwrap().upgrade().is_none())));
+    a.on_finalize.set(Some(|n| {
+        assert!(n.weak.borrow().as_ref().unwrap().upgrade().is_none())
+    }));
     drop(a);
     take_dropped();
     take_finalized();

@@ -43,7 +43,10 @@ fn resurrected_object_is_finalized_once() {
     assert_eq!(rescued.id, 1);
     drop(rescued);
     assert_eq!(collect(), 1);
-    assert!(take_finalized().is_empty(), "a finalizer runs once per object, ever");
+    assert!(
+        take_finalized().is_empty(),
+        "a finalizer runs once per object, ever"
+    );
     assert_eq!(take_dropped(), [1]);
 }
 
@@ -99,14 +102,23 @@ fn weak_to_peer_upgrades_inside_finalizer() {
     b.link(&a);
     *a.weak.borrow_mut() = Some(Gc::downgrade(&b));
     a.on_finalize.set(Some(|n| {
-        let peer = n.weak.borrow().as_ref().unwrap().upgrade().expect("peer upgrades in finalizer");
+        let peer = n
+            .weak
+            .borrow()
+            .as_ref()
+            .unwrap()
+            .upgrade()
+            .expect("peer upgrades in finalizer");
         SEEN.with(|s| s.borrow_mut().push(peer.id));
     }));
     let outside = Gc::downgrade(&a);
     drop((a, b));
     assert_eq!(collect(), 2);
     assert_eq!(SEEN.with(|s| s.borrow().clone()), [2]);
-    assert!(outside.upgrade().is_none(), "weak cleared once the cycle is freed");
+    assert!(
+        outside.upgrade().is_none(),
+        "weak cleared once the cycle is freed"
+    );
     assert_eq!(take_dropped(), [1, 2]);
     take_finalized();
 }

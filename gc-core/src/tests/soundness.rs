@@ -36,7 +36,11 @@ fn drop_that_derefs_a_collected_peer_panics_cleanly() {
     b.on_drop.set(Some(read_peer));
     drop((a, b));
     let err = catch_unwind(collect).unwrap_err();
-    assert!(panic_message(&*err).contains("already dropped"), "{}", panic_message(&*err));
+    assert!(
+        panic_message(&*err).contains("already dropped"),
+        "{}",
+        panic_message(&*err)
+    );
     assert_eq!(take_dropped(), [1, 2], "each value dropped exactly once");
     assert_eq!(collect(), 0);
     take_finalized();
@@ -103,9 +107,21 @@ fn panics_in_finalizers_and_drops_leave_collector_consistent() {
         b.on_drop.set(Some(|_| panic!("drop panic")));
     }
     let err = catch_unwind(collect).unwrap_err();
-    assert_eq!(panic_message(&*err), "finalizer panic", "the first panic is resumed");
-    assert_eq!(take_finalized(), (0..8).collect::<Vec<_>>(), "each finalized once");
-    assert_eq!(take_dropped(), (0..8).collect::<Vec<_>>(), "each dropped once");
+    assert_eq!(
+        panic_message(&*err),
+        "finalizer panic",
+        "the first panic is resumed"
+    );
+    assert_eq!(
+        take_finalized(),
+        (0..8).collect::<Vec<_>>(),
+        "each finalized once"
+    );
+    assert_eq!(
+        take_dropped(),
+        (0..8).collect::<Vec<_>>(),
+        "each dropped once"
+    );
     assert_eq!(collect(), 0);
     assert!(crate::stats()[2].collections > 0);
     // The collecting flag was reset: automatic and manual collections work.
@@ -127,7 +143,11 @@ fn mutably_borrowed_refcell_contents_are_external() {
     b.link(&a);
     core::mem::forget(b.edges.borrow_mut());
     drop((a, b));
-    assert_eq!(collect(), 0, "a's only referrer is a mutably borrowed RefCell");
+    assert_eq!(
+        collect(),
+        0,
+        "a's only referrer is a mutably borrowed RefCell"
+    );
     assert!(take_dropped().is_empty());
 }
 
@@ -244,7 +264,10 @@ impl Drop for HoldsGc {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "may leak the heap by design (destructor order); run with -Zmiri-ignore-leaks")]
+#[cfg_attr(
+    miri,
+    ignore = "may leak the heap by design (destructor order); run with -Zmiri-ignore-leaks"
+)]
 fn thread_exit_gc_dropped_by_another_thread_local_destructor() {
     thread_local!(static HOLDER: HoldsGc = const { HoldsGc(RefCell::new(None)) });
     std::thread::spawn(|| {
