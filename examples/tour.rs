@@ -62,29 +62,41 @@ fn main() {
     );
 
     println!(
-        "3. Automatic collection: generation 0 is collected every {} tracked allocations",
+        "3. Automatic collection runs when generation 0 passes {} new tracked objects",
         pygc::threshold()[0]
     );
-    let id = pygc::add_callback(|phase, info| {
-        if phase == CollectPhase::Stop && info.collected > 0 {
-            println!(
-                "    [callback] generation {} collection freed {} objects",
-                info.generation, info.collected
-            );
+    let automatic = std::rc::Rc::new(std::cell::Cell::new((0usize, 0usize)));
+    let seen = automatic.clone();
+    let id = pygc::add_callback(move |phase, info| {
+        if phase == CollectPhase::Stop {
+            let (runs, freed) = seen.get();
+            seen.set((runs + 1, freed + info.collected));
         }
     });
-    pygc::disable();
-    for i in 0..1500 {
+    for i in 0..5000 {
         let p = obj(&format!("p{i}"), false);
-        p.refs.borrow_mut().push(p.clone()); // a self-cycle, garbage at once
+        p.refs.borrow_mut().push(p.clone()); // a self-cycle: garbage at once
+    }
+    let (runs, freed) = automatic.get();
+    println!(
+        "    made 5000 garbage self-cycles: {runs} automatic collections freed {freed} of them; count() = {:?}",
+        pygc::count()
+    );
+    pygc::disable();
+    for i in 0..3000 {
+        let p = obj(&format!("q{i}"), false);
+        p.refs.borrow_mut().push(p.clone());
     }
     println!(
-        "    with pygc::disable(), 1500 garbage self-cycles pile up: count() = {:?}",
+        "    after pygc::disable(), 3000 more pile up: count() = {:?}",
         pygc::count()
     );
     pygc::enable();
     let freed = pygc::collect();
-    println!("    a manual pygc::collect() still works while disabled or enabled: freed {freed}");
+    println!(
+        "    pygc::collect() works either way: freed {freed}; count() = {:?}",
+        pygc::count()
+    );
     pygc::remove_callback(id);
 
     println!("\n4. Statistics");
