@@ -198,7 +198,26 @@ fn test_is_tracked() {
     );
 }
 
-thread_local!(static STORAGE: RefCell<Option<Gc<Value>>> = const { RefCell::new(None) });
+thread_local! {
+    static STORAGE: RefCell<Option<Gc<Value>>> = const { RefCell::new(None) };
+    static WEAK_SELF: RefCell<Option<Weak<Value>>> = const { RefCell::new(None) };
+}
+
+/// Gives `obj` a `__del__` that stores a new strong handle to it in
+/// `STORAGE` (reached through a weak reference), resurrecting it.
+fn resurrect_in_del(obj: &Gc<Value>) {
+    WEAK_SELF.with(|w| *w.borrow_mut() = Some(Gc::downgrade(obj)));
+    obj.instance().del.set(Some(|_| {
+        let me = WEAK_SELF.with(|w| w.borrow().as_ref().and_then(Weak::upgrade));
+        STORAGE.with(|s| *s.borrow_mut() = me);
+    }));
+}
+
+/// Drops what `resurrect_in_del` kept.
+fn release_resurrected() {
+    STORAGE.with(|s| s.borrow_mut().take());
+    WEAK_SELF.with(|w| *w.borrow_mut() = None);
+}
 
 /// test_gc.GCTests.test_is_finalized (Lazarus), on the cycle path: a
 /// refcount-path finalizer cannot resurrect (the strong count is 0), so the
@@ -209,12 +228,7 @@ fn test_is_finalized() {
     let lazarus = instance();
     lazarus.set("me", &lazarus);
     lazarus.set("weak_me", &list()); // unrelated attribute
-    let weak = Gc::downgrade(&lazarus);
-    WEAK_SELF.with(|w| *w.borrow_mut() = Some(weak));
-    lazarus.instance().del.set(Some(|_| {
-        let me = WEAK_SELF.with(|w| w.borrow().as_ref().and_then(Weak::upgrade));
-        STORAGE.with(|s| *s.borrow_mut() = me);
-    }));
+    resurrect_in_del(&lazarus);
     assert!(!Gc::is_finalized(&lazarus));
     drop(lazarus);
     pygc::collect();
@@ -226,28 +240,21 @@ fn test_is_finalized() {
     lazarus.instance().attrs.borrow_mut().clear();
 }
 
-thread_local!(static WEAK_SELF: RefCell<Option<Weak<Value>>> = const { RefCell::new(None) });
-
 /// test_gc.GCTests.test_resurrection_only_happens_once_per_object.
 #[test]
 fn test_resurrection_only_happens_once_per_object() {
     preclean();
     let a = instance();
     a.set("me", &a);
-    WEAK_SELF.with(|w| *w.borrow_mut() = Some(Gc::downgrade(&a)));
-    a.instance().del.set(Some(|_| {
-        let me = WEAK_SELF.with(|w| w.borrow().as_ref().and_then(Weak::upgrade));
-        STORAGE.with(|s| *s.borrow_mut() = me);
-    }));
+    resurrect_in_del(&a);
     drop(a);
     let before = finalized();
     assert_eq!(pygc::collect(), 0, "resurrected");
     assert_eq!(finalized(), before + 1);
-    STORAGE.with(|s| s.borrow_mut().take());
+    release_resurrected();
     assert_eq!(pygc::collect(), 1, "collected the second time");
     assert_eq!(finalized(), before + 1, "no second __del__");
     assert_eq!(live(), 0);
-    WEAK_SELF.with(|w| *w.borrow_mut() = None);
 }
 
 /// test_gc.GCTests.test_resurrection_is_transitive.
@@ -260,11 +267,7 @@ fn test_resurrection_is_transitive() {
     b.set("a", &a);
     let c = list();
     b.set("c", &c);
-    WEAK_SELF.with(|w| *w.borrow_mut() = Some(Gc::downgrade(&a)));
-    a.instance().del.set(Some(|_| {
-        let me = WEAK_SELF.with(|w| w.borrow().as_ref().and_then(Weak::upgrade));
-        STORAGE.with(|s| *s.borrow_mut() = me);
-    }));
+    resurrect_in_del(&a);
     let weak_c = Gc::downgrade(&c);
     drop((a, b, c));
     assert_eq!(pygc::collect(), 0);
@@ -272,8 +275,7 @@ fn test_resurrection_is_transitive() {
         weak_c.upgrade().is_some(),
         "reachable from the resurrected object"
     );
-    STORAGE.with(|s| s.borrow_mut().take());
-    WEAK_SELF.with(|w| *w.borrow_mut() = None);
+    release_resurrected();
     assert_eq!(pygc::collect(), 3);
     assert_eq!(live(), 0);
 }
@@ -284,19 +286,14 @@ fn test_resurrection_does_not_block_cleanup_of_other_objects() {
     preclean();
     let a = instance();
     a.set("me", &a);
-    WEAK_SELF.with(|w| *w.borrow_mut() = Some(Gc::downgrade(&a)));
-    a.instance().del.set(Some(|_| {
-        let me = WEAK_SELF.with(|w| w.borrow().as_ref().and_then(Weak::upgrade));
-        STORAGE.with(|s| *s.borrow_mut() = me);
-    }));
+    resurrect_in_del(&a);
     let x = list();
     let y = list();
     x.append(&y);
     y.append(&x);
     drop((a, x, y));
     assert_eq!(pygc::collect(), 2, "the independent cycle is freed");
-    STORAGE.with(|s| s.borrow_mut().take());
-    WEAK_SELF.with(|w| *w.borrow_mut() = None);
+    release_resurrected();
     assert_eq!(pygc::collect(), 1);
     assert_eq!(live(), 0);
 }

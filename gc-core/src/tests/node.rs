@@ -90,3 +90,15 @@ pub(crate) fn ring(base: usize, n: usize) -> Gc<Node> {
     prev.link(&first);
     first
 }
+
+/// Builds a singly linked chain of `n` nodes (ids `0..n`, each linking to
+/// the previous one) and returns its head (id `n - 1`).
+pub(crate) fn chain(n: usize) -> Gc<Node> {
+    let mut head = Node::new(0);
+    for i in 1..n {
+        let node = Node::new(i);
+        node.link(&head);
+        head = node;
+    }
+    head
+}

@@ -1,6 +1,6 @@
 //! The refcount path: freeing at the last handle, weak handles, unwrap.
 
-use super::node::{Node, take_dropped, take_finalized};
+use super::node::{Node, chain, take_dropped, take_finalized};
 use crate::{Gc, Weak, heap_stats};
 
 #[test]
@@ -133,13 +133,7 @@ fn trashcan_deep_chain() {
     #[cfg(not(miri))]
     const N: usize = 1_000_000;
     take_dropped();
-    let mut head = Node::new(0);
-    for i in 1..N {
-        let n = Node::new(i);
-        n.link(&head);
-        head = n;
-    }
-    drop(head);
+    drop(chain(N));
     assert_eq!(take_dropped().len(), N);
     take_finalized();
 }

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::node::{Node, ring, take_dropped, take_finalized};
+use super::node::{Node, chain, ring, take_dropped, take_finalized};
 use crate::{Gc, Trace, Tracer, collect, heap_stats};
 
 fn reset() {
@@ -223,13 +223,7 @@ fn trashcan_on_small_stack() {
     #[cfg(not(miri))]
     const N: usize = 1_000_000;
     on_small_stack(|| {
-        let mut head = Node::new(0);
-        for i in 1..N {
-            let n = Node::new(i);
-            n.link(&head);
-            head = n;
-        }
-        drop(head);
+        drop(chain(N));
         assert_eq!(take_dropped().len(), N);
         take_finalized();
     });
