@@ -33,8 +33,8 @@ pub(crate) const TRASHCAN_DEPTH: u32 = 50;
 #[inline]
 pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
     if T::MAY_CONTAIN_GC {
-        // SAFETY: tracked objects carry a prefix; the object is live.
-        unsafe { tracked_last_strong_dropped(TrackedHeader::of_box(ptr.cast())) }
+        // SAFETY: caller's contract (live object, strong count just 0).
+        unsafe { tracked_last_strong_dropped_typed(ptr) }
     } else {
         // SAFETY: strong count 0: no handle can read the value any more
         // (upgrades fail), so it is finalized and dropped exactly once.
@@ -130,6 +130,49 @@ unsafe fn drop_value_and_release(heap: &Heap, node: NonNull<TrackedHeader>, dept
     }
     // SAFETY: value dropped, strong count 0, on no list.
     unsafe { release_tracked_memory(heap, node) };
+}
+
+/// The tracked part of the refcount path with the type known: the common
+/// case (value intact, shallow nesting) calls the finalizer and the drop
+/// glue directly; everything else goes to the type-erased path.
+///
+/// # Safety
+///
+/// `ptr` is a live tracked object whose strong count just reached 0.
+#[inline]
+unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
+    // SAFETY: tracked objects carry a prefix; the object is live.
+    let node = unsafe { TrackedHeader::of_box(ptr.cast()) };
+    // SAFETY: live (the implicit weak count is still held).
+    let h = unsafe { node.as_ref() };
+    let heap = heap();
+    let depth = heap.drop_depth.get();
+    if h.has(flag::VALUE_DROPPED) || depth >= TRASHCAN_DEPTH {
+        // SAFETY: caller's contract.
+        return unsafe { tracked_last_strong_dropped(node) };
+    }
+    // As in `tracked_last_strong_dropped`: leave the list before any user
+    // code runs.
+    // SAFETY: live object; unlinking is O(1) and always allowed.
+    unsafe { list::unlink(node) };
+    heap.note_tracked_deallocation();
+    // SAFETY: strong count 0: the value is intact and nobody else can reach
+    // it, so it is finalized (once) and dropped exactly once.
+    unsafe {
+        let value = &raw mut (*ptr.as_ptr()).value;
+        if !h.has(flag::FINALIZED) {
+            h.set(flag::FINALIZED);
+            (*value).run_finalizer();
+        }
+        heap.drop_depth.set(depth + 1);
+        let restore = DepthGuard { heap, depth };
+        ptr::drop_in_place(value);
+        drop(restore);
+        release_tracked_memory(heap, node);
+    }
+    if depth == 0 && !heap.trashcan.is_empty() {
+        drain_trashcan(heap);
+    }
 }
 
 /// The tracked part of the refcount path (type-erased, out of line).
