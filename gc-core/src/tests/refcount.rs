@@ -1,6 +1,8 @@
 //! The refcount path: freeing at the last handle, weak handles, unwrap.
 
 use super::node::{Node, chain, take_dropped, take_finalized};
+use core::cell::RefCell;
+
 use crate::{Gc, Weak, heap_stats};
 
 #[test]
@@ -136,4 +138,36 @@ fn trashcan_deep_chain() {
     drop(chain(N));
     assert_eq!(take_dropped().len(), N);
     take_finalized();
+}
+
+#[repr(align(64))]
+struct OverAligned(RefCell<Option<Gc<OverAligned>>>);
+
+// SAFETY: visits its one owned `Gc` once.
+unsafe impl crate::Trace for OverAligned {
+    fn trace(&self, tracer: &mut crate::Tracer) {
+        self.0.trace(tracer);
+    }
+}
+
+#[test]
+fn over_aligned_values_are_aligned_and_collected() {
+    #[repr(align(32))]
+    struct Leaf(u8);
+    // SAFETY: a leaf owns no `Gc`.
+    unsafe impl crate::Trace for Leaf {
+        fn trace(&self, _: &mut crate::Tracer) {}
+        const MAY_CONTAIN_GC: bool = false;
+    }
+    let leaf = Gc::new(Leaf(3));
+    assert_eq!(Gc::as_ptr(&leaf).addr() % 32, 0);
+    assert_eq!(leaf.0, 3);
+
+    let node = Gc::new(OverAligned(RefCell::new(None)));
+    assert_eq!(Gc::as_ptr(&node).addr() % 64, 0);
+    *node.0.borrow_mut() = Some(node.clone());
+    let weak = Gc::downgrade(&node);
+    drop(node);
+    assert_eq!(crate::collect(), 1);
+    assert!(weak.upgrade().is_none());
 }
