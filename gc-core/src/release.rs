@@ -139,7 +139,7 @@ unsafe fn drop_value_and_release(heap: &Heap, node: NonNull<TrackedHeader>, dept
 /// # Safety
 ///
 /// `ptr` is a live tracked object whose strong count just reached 0.
-#[inline]
+#[inline(never)]
 unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
     // SAFETY: tracked objects carry a prefix; the object is live.
     let node = unsafe { TrackedHeader::of_box(ptr.cast()) };

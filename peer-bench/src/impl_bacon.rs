@@ -1,0 +1,52 @@
+//! bacon_rajan_cc 0.4: refcounting + Bacon–Rajan synchronous cycle
+//! collection over buffered possible roots. It never collects by itself:
+//! `collect_cycles()` is called by hand (in the young_garbage workloads
+//! every 2000 tracked allocations, pygc's default threshold).
+
+use std::cell::RefCell;
+
+use bacon_rajan_cc::{Cc, Trace, Tracer};
+
+use crate::workloads::{Tally, workload_fns};
+
+pub type P<T> = Cc<T>;
+
+pub struct Node {
+    /// Payload (gives the node a realistic size; never read).
+    #[allow(dead_code)]
+    value: u64,
+    next: RefCell<Option<P<Node>>>,
+    other: RefCell<Option<P<Node>>>,
+    _tally: Tally,
+}
+
+impl Trace for Node {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.next.trace(tracer);
+        self.other.trace(tracer);
+    }
+}
+
+const COLLECTS_CYCLES: bool = true;
+const AUTO_COLLECT: bool = false;
+
+#[inline]
+fn new_u64(v: u64) -> P<u64> {
+    Cc::new(v)
+}
+
+#[inline]
+fn node(value: u64) -> P<Node> {
+    Cc::new(Node {
+        value,
+        next: RefCell::new(None),
+        other: RefCell::new(None),
+        _tally: Tally::new(),
+    })
+}
+
+fn collect() {
+    bacon_rajan_cc::collect_cycles();
+}
+
+workload_fns!();

@@ -1,0 +1,43 @@
+//! pygc: refcounting + CPython's generational cycle collector (automatic).
+
+use std::cell::RefCell;
+
+use crate::workloads::{Tally, workload_fns};
+
+pub type P<T> = pygc::Gc<T>;
+
+#[derive(pygc::Trace)]
+pub struct Node {
+    /// Payload (gives the node a realistic size; never read).
+    #[allow(dead_code)]
+    value: u64,
+    next: RefCell<Option<P<Node>>>,
+    other: RefCell<Option<P<Node>>>,
+    #[trace(skip)]
+    _tally: Tally,
+}
+
+const COLLECTS_CYCLES: bool = true;
+/// Automatic collection in `Gc::new` (threshold 2000, 10, 10).
+const AUTO_COLLECT: bool = true;
+
+#[inline]
+fn new_u64(v: u64) -> P<u64> {
+    pygc::Gc::new(v)
+}
+
+#[inline]
+fn node(value: u64) -> P<Node> {
+    pygc::Gc::new(Node {
+        value,
+        next: RefCell::new(None),
+        other: RefCell::new(None),
+        _tally: Tally::new(),
+    })
+}
+
+fn collect() {
+    pygc::collect();
+}
+
+workload_fns!();
