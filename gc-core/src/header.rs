@@ -10,7 +10,7 @@
 //!  │ next: *mut Links         8 B │   (prev == null: on no list)
 //!  │ vtable: &'static VTable  8 B │   trace / finalize / drop / dealloc
 //!  │ gc_refs: u32             4 B │   collector scratch count
-//!  │ flags: u32               4 B │   COLLECTING | UNREACHABLE | ...
+//!  │ flags: u32               4 B │   COLLECTING | REACHABLE | ...
 //!  ├──────────────────────────────┤ ◄ GcBox (what Gc points at) ┌──────────────┐
 //!  │ strong: u32              4 B │                               │ strong   4 B │
 //!  │ weak: u32                4 B │                               │ weak     4 B │
@@ -62,8 +62,8 @@ const _: () = assert!(TRACKED_PREFIX == 32);
 pub(crate) mod flag {
     /// In the set of objects the running collection examines.
     pub(crate) const COLLECTING: u32 = 1 << 0;
-    /// On the collector's tentatively-unreachable list.
-    pub(crate) const UNREACHABLE: u32 = 1 << 1;
+    /// Found reachable from outside the collected set (mark phase).
+    pub(crate) const REACHABLE: u32 = 1 << 1;
     /// The finalizer has run (or started); it never runs again.
     pub(crate) const FINALIZED: u32 = 1 << 2;
     /// The collector cleared the object's weak references.

@@ -47,6 +47,8 @@ pub(crate) struct Heap {
     pub(crate) long_lived_pending: Cell<usize>,
     pub(crate) stats: [Cell<GenerationStats>; GENERATIONS],
     pub(crate) callbacks: Callbacks,
+    /// The collector's mark stack, kept between collections.
+    pub(crate) mark_stack: Cell<crate::collect::cycle::MarkStack>,
     /// Nesting depth of refcount-path value drops (trashcan).
     pub(crate) drop_depth: Cell<u32>,
     /// The thread is exiting: no automatic collection any more.
@@ -105,6 +107,7 @@ impl Heap {
             long_lived_pending: Cell::new(0),
             stats: Default::default(),
             callbacks: Callbacks::new(),
+            mark_stack: Cell::new(Vec::new()),
             drop_depth: Cell::new(0),
             torn_down: Cell::new(false),
         }

@@ -101,7 +101,7 @@ pub(crate) enum TraceAction {
     /// `subtract_refs`: decrement `gc_refs` of referents inside the
     /// collected set.
     SubtractRefs,
-    /// `move_unreachable`: a reachable object's referents are reachable too.
+    /// `mark_reachable`: a reachable object's referents are reachable too.
     MarkReachable,
 }
 
@@ -128,9 +128,9 @@ pub(crate) enum TraceAction {
 /// ```
 pub struct Tracer {
     pub(crate) action: TraceAction,
-    /// The list that objects found reachable are moved back to
-    /// (`MarkReachable`).
-    pub(crate) young: *const crate::list::ListHead,
+    /// Objects marked reachable whose referents are still to be marked
+    /// (`MarkReachable`); null otherwise.
+    pub(crate) stack: *mut Vec<NonNull<TrackedHeader>>,
     /// Type name of the object being traced (for the trace verifier).
     pub(crate) tracing: fn() -> &'static str,
     /// Set when a `trace` visited an edge more often than the referent has
@@ -140,10 +140,10 @@ pub struct Tracer {
 }
 
 impl Tracer {
-    pub(crate) fn new(action: TraceAction, young: *const crate::list::ListHead) -> Self {
+    pub(crate) fn new(action: TraceAction, stack: *mut Vec<NonNull<TrackedHeader>>) -> Self {
         Tracer {
             action,
-            young,
+            stack,
             tracing: || "",
             over_visited: None,
             _not_send: PhantomData,

@@ -48,7 +48,7 @@ use core::ptr::NonNull;
 use crate::stats::HeapStats;
 use arena::Arenas;
 use pool::{PoolHeader, UsedPools};
-use size_class::{ARENA_SIZE, class_size, small_class};
+use size_class::{ARENA_SIZE, NUM_SIZE_CLASSES, class_size, small_class};
 
 /// A per-thread pooled allocator. Not `Send`: its blocks belong to it.
 pub(crate) struct Allocator {
@@ -150,8 +150,10 @@ impl Allocator {
             stats.blocks_in_use[class] += blocks;
             pooled_bytes += blocks * class_size(class);
         });
+        let mut kept_empty = 0;
+        self.for_each_empty_used_pool(|_, _| kept_empty += 1);
         debug_assert_eq!(
-            stats.pools,
+            stats.pools + kept_empty,
             self.arenas.pools_in_use(),
             "pool-in-use count drifted"
         );
@@ -162,12 +164,29 @@ impl Allocator {
 
     /// Whether no block (pooled or large) is allocated.
     pub(crate) fn is_empty(&self) -> bool {
-        self.arenas.pools_in_use() == 0 && self.large_count == 0
+        let mut kept_empty = 0;
+        self.for_each_empty_used_pool(|_, _| kept_empty += 1);
+        self.arenas.pools_in_use() == kept_empty && self.large_count == 0
     }
 
     /// Returns every wholly free arena to the system, the spare too.
     pub(crate) fn release_free_arenas(&mut self) {
+        self.trim_kept_pools();
         self.arenas.release_free();
+    }
+
+    /// Hands the empty pools kept on the used lists back to their arenas.
+    fn trim_kept_pools(&mut self) {
+        let mut empty = Vec::new();
+        self.for_each_empty_used_pool(|class, pool| empty.push((class, pool)));
+        for (class, pool) in empty {
+            // SAFETY: `pool` is a live used pool of `class` with no allocated
+            // block: it may leave its list and go back to its arena.
+            unsafe {
+                self.used.unlink(class, pool);
+                self.arenas.return_pool(pool);
+            }
+        }
     }
 
     /// The free list of the used pool `pool` (the head of `class`'s list)
@@ -233,8 +252,31 @@ impl Allocator {
         // SAFETY: caller's contract; the pool leaves the used list before its
         // arena takes it back.
         unsafe {
+            // pymalloc hands an emptied pool back to its arena at once, so a
+            // program that allocates and frees one object at a time re-carves
+            // a pool on every allocation. The class's only pool stays on its
+            // list instead (empty, ready); `release_free_arenas` and
+            // `is_empty` account for such pools.
+            if self.used.head(class) == pool && (*pool).next.is_null() {
+                return;
+            }
             self.used.unlink(class, pool);
             self.arenas.return_pool(pool);
+        }
+    }
+
+    /// Calls `f` on every used pool that has no allocated block.
+    fn for_each_empty_used_pool(&self, mut f: impl FnMut(usize, *mut PoolHeader)) {
+        for class in 0..NUM_SIZE_CLASSES {
+            let mut pool = self.used.head(class);
+            while !pool.is_null() {
+                // SAFETY: pools on the used lists are live and initialised.
+                let (refs, next) = unsafe { ((*pool).ref_count, (*pool).next) };
+                if refs == 0 {
+                    f(class, pool);
+                }
+                pool = next;
+            }
         }
     }
 

@@ -187,6 +187,8 @@ fn empty_pool_is_reused_for_another_class() {
     let pool = pool_of(blocks[0].as_ptr());
     free_all(&mut a, blocks, small);
     assert_eq!(a.stats().pools, 0);
+    // The class keeps its emptied pool until trimmed.
+    a.trim_kept_pools();
 
     let big = layout(200, 8); // class 12
     let p = a.allocate(big);
@@ -204,6 +206,7 @@ fn empty_pool_is_reused_for_another_class() {
     // Back to the first class: the pool is re-initialised again.
     // SAFETY: allocated above with `big`.
     unsafe { a.deallocate(p, big) };
+    a.trim_kept_pools();
     let q = a.allocate(small);
     assert_eq!(pool_of(q.as_ptr()), pool);
     // SAFETY: allocated above with `small`.
@@ -228,6 +231,8 @@ fn free_arenas_are_returned_keeping_one_spare() {
 
     rng.shuffle(&mut blocks);
     free_all(&mut a, blocks, l);
+    assert!(a.is_empty(), "a kept empty pool does not count as in use");
+    a.trim_kept_pools();
     a.arenas.check_invariants();
     let s = a.stats();
     assert_eq!(
@@ -304,6 +309,7 @@ fn pools_come_from_the_most_used_arena() {
             (i < POOLS_PER_ARENA && i % 10 == 0 && i < 60) || (i >= POOLS_PER_ARENA && i % 20 == 0);
         if empty_it {
             free_all(&mut a, pool_blocks, l);
+            a.trim_kept_pools();
         } else {
             kept.extend(pool_blocks);
         }
@@ -342,6 +348,7 @@ fn pools_come_from_the_most_used_arena() {
     free_all(&mut a, fresh, other);
     free_all(&mut a, kept, l);
     assert!(a.is_empty());
+    a.trim_kept_pools();
     assert_eq!(a.stats().arenas, 1);
     a.arenas.check_invariants();
 }
@@ -381,6 +388,7 @@ fn arena_ordering_under_churn() {
     }
     assert!(max_arenas >= arenas);
     free_all(&mut a, live, l);
+    a.trim_kept_pools();
     a.arenas.check_invariants();
     assert_eq!(a.stats().arenas, 1);
 }
@@ -592,4 +600,31 @@ mod prop {
             run_model(ops);
         }
     }
+}
+
+#[test]
+fn single_alloc_free_keeps_its_pool() {
+    // Allocating and freeing one object at a time must not hand the pool
+    // back to its arena and re-carve it on every call.
+    let mut a = Allocator::new();
+    let l = layout(32, 8);
+    let first = a.allocate(l);
+    let pool = pool_of(first.as_ptr());
+    // SAFETY: allocated above with `l`.
+    unsafe { a.deallocate(first, l) };
+    for _ in 0..100 {
+        let p = a.allocate(l);
+        assert_eq!(
+            pool_of(p.as_ptr()),
+            pool,
+            "the class's only pool was given back"
+        );
+        // SAFETY: allocated above with `l`.
+        unsafe { a.deallocate(p, l) };
+    }
+    assert!(a.is_empty());
+    assert_eq!(a.stats().pools, 0, "an empty kept pool holds no block");
+    a.release_free_arenas();
+    assert_eq!(a.stats(), HeapStats::default());
+    a.arenas.check_invariants();
 }

@@ -6,19 +6,21 @@
 //!    `gc_refs` counts the references from *outside* the set (stack
 //!    variables, objects of older generations, frozen objects, `RefCell`s
 //!    borrowed mutably right now).
-//! 3. `move_unreachable`: objects with `gc_refs > 0` are roots. Walk the
-//!    list; a root's referents are reachable (their `gc_refs` is bumped to 1,
-//!    and if they were already moved to the tentatively-unreachable list they
-//!    come back to the tail of the list being walked, so they are scanned in
-//!    turn). An object still at 0 when the walk reaches it is moved to the
-//!    unreachable list — tentatively, a later root may pull it back. The walk
-//!    is a loop over a list that grows at its tail: no recursion, whatever
-//!    the shape or depth of the graph.
+//! 3. `mark_reachable`: objects with `gc_refs > 0` are roots; everything a
+//!    root reaches is reachable. CPython marks by moving objects between two
+//!    lists; that scrambles the list into traversal order, so every later
+//!    pass over a large generation jumps around memory. pygc keeps the list
+//!    in allocation order and marks with a flag and an explicit stack
+//!    instead (each object is pushed at most once, so the stack never holds
+//!    more than the set) — no recursion, whatever the shape or depth of the
+//!    graph.
+//! 4. `move_unreachable`: one more pass in list order moves the unmarked
+//!    objects to the unreachable list.
 //!
-//! No user code runs between step 1 and the end of step 3 (only `trace`,
+//! No user code runs between step 1 and the end of step 4 (only `trace`,
 //! which only reports edges), so counts and `RefCell` borrow states are
-//! stable across the three steps. `gc_refs` is a separate header field: a
-//! panic here can never leave a wrong strong count behind.
+//! stable across the steps. `gc_refs` is a separate header field: a panic
+//! here can never leave a wrong strong count behind.
 
 use core::any::Any;
 use core::panic::AssertUnwindSafe;
@@ -28,6 +30,9 @@ use std::panic::catch_unwind;
 use crate::header::{TrackedHeader, flag};
 use crate::list::{self, ListHead, next_in};
 use crate::trace::{TraceAction, Tracer};
+
+/// The mark stack, kept by the heap between collections.
+pub(crate) type MarkStack = Vec<NonNull<TrackedHeader>>;
 
 /// Why a graph pass could not complete (the set is restored first).
 pub(crate) enum GraphFailure {
@@ -46,10 +51,12 @@ pub(crate) fn deduce_unreachable(
     young: &ListHead,
     unreachable: &ListHead,
     handles_held: u32,
+    stack: &mut MarkStack,
 ) -> Result<usize, GraphFailure> {
     update_refs(young, handles_held);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         subtract_refs(young)?;
+        mark_reachable(young, stack);
         Ok(move_unreachable(young, unreachable))
     }));
     let failure = match outcome {
@@ -57,10 +64,11 @@ pub(crate) fn deduce_unreachable(
         Ok(Err(message)) => GraphFailure::OverVisited(message),
         Err(payload) => GraphFailure::Panicked(payload),
     };
+    stack.clear();
     unreachable.append_to(young);
     for_each(young, |node| {
         // SAFETY: objects on a list are live.
-        unsafe { node.as_ref() }.clear(flag::COLLECTING | flag::UNREACHABLE);
+        unsafe { node.as_ref() }.clear(flag::COLLECTING | flag::REACHABLE);
     });
     Err(failure)
 }
@@ -103,16 +111,12 @@ unsafe fn trace_object(node: NonNull<TrackedHeader>, tracer: &mut Tracer) {
 }
 
 fn subtract_refs(list: &ListHead) -> Result<(), String> {
-    let mut tracer = Tracer::new(TraceAction::SubtractRefs, list);
-    let mut cur = list.first();
-    while let Some(node) = cur {
+    let mut tracer = Tracer::new(TraceAction::SubtractRefs, core::ptr::null_mut());
+    for_each(list, |node| {
         // SAFETY: listed objects are live with intact values; tracing in
         // this mode does not change the list.
-        unsafe {
-            trace_object(node, &mut tracer);
-            cur = next_in(list, node);
-        }
-    }
+        unsafe { trace_object(node, &mut tracer) };
+    });
     match tracer.over_visited {
         None => Ok(()),
         Some(type_name) => Err(format!(
@@ -124,31 +128,46 @@ fn subtract_refs(list: &ListHead) -> Result<(), String> {
     }
 }
 
+/// Flags `REACHABLE` every object of `list` reachable from a root (an
+/// object with `gc_refs > 0`).
+fn mark_reachable(list: &ListHead, stack: &mut MarkStack) {
+    let mut tracer = Tracer::new(TraceAction::MarkReachable, stack);
+    for_each(list, |node| {
+        // SAFETY: listed objects are live.
+        let h = unsafe { node.as_ref() };
+        if h.gc_refs() > 0 && !h.has(flag::REACHABLE) {
+            h.set(flag::REACHABLE);
+            let mut next = Some(node);
+            while let Some(reachable) = next {
+                // SAFETY: marked objects are live members of the set with
+                // intact values; visiting only sets flags and pushes.
+                unsafe { trace_object(reachable, &mut tracer) };
+                // SAFETY: `tracer.stack` is `stack`, which no one else uses
+                // while this loop runs.
+                next = unsafe { (*tracer.stack).pop() };
+            }
+        }
+    });
+}
+
+/// Moves the objects not marked reachable to `unreachable` (keeping list
+/// order); clears the marks. Returns how many stayed.
 fn move_unreachable(young: &ListHead, unreachable: &ListHead) -> usize {
-    let mut tracer = Tracer::new(TraceAction::MarkReachable, young);
     let mut survivors = 0;
     let mut cur = young.first();
     while let Some(node) = cur {
-        // SAFETY: `node` is a live object on `young`.
-        let h = unsafe { node.as_ref() };
-        if h.gc_refs() > 0 {
-            // Reachable: it stays, and so does everything it references.
-            h.clear(flag::COLLECTING);
-            survivors += 1;
-            // SAFETY: live, value intact; visiting may append to `young`.
-            unsafe { trace_object(node, &mut tracer) };
-            // SAFETY: `node` is still on `young` (only unreachable-flagged
-            // objects move).
-            cur = unsafe { next_in(young, node) };
-        } else {
-            // Tentatively unreachable; a later root may move it back.
-            // SAFETY: `node` is on `young`; it moves to the other list.
-            unsafe {
-                cur = next_in(young, node);
+        // SAFETY: `node` is a live object on `young`; we step past it before
+        // moving it.
+        unsafe {
+            cur = next_in(young, node);
+            let h = node.as_ref();
+            if h.has(flag::REACHABLE) {
+                h.clear(flag::REACHABLE | flag::COLLECTING);
+                survivors += 1;
+            } else {
                 list::unlink(node);
                 unreachable.push_back(node);
             }
-            h.set(flag::UNREACHABLE);
         }
     }
     survivors
@@ -171,18 +190,11 @@ pub(crate) fn visit_edge(tracer: &mut Tracer, node: NonNull<TrackedHeader>) {
             refs => h.set_gc_refs(refs - 1),
         },
         TraceAction::MarkReachable => {
-            if h.has(flag::UNREACHABLE) {
-                h.clear(flag::UNREACHABLE);
-                h.set_gc_refs(1);
-                // SAFETY: the object is on the unreachable list; it moves
-                // back to the tail of the list being walked (`young`, a
-                // live head set by `move_unreachable`).
-                unsafe {
-                    list::unlink(node);
-                    (*tracer.young).push_back(node);
-                }
-            } else if h.gc_refs() == 0 {
-                h.set_gc_refs(1);
+            if !h.has(flag::REACHABLE) {
+                h.set(flag::REACHABLE);
+                // SAFETY: in this mode `stack` is the mark stack of the
+                // running `mark_reachable`, borrowed by nobody else.
+                unsafe { (*tracer.stack).push(node) };
             }
         }
     }

@@ -24,6 +24,9 @@ use crate::heap::{GENERATIONS, Heap};
 use crate::stats::GenerationStats;
 use cycle::GraphFailure;
 
+/// Mark-stack capacity (entries) kept between collections.
+const MARK_STACK_KEEP: usize = 1 << 16;
+
 /// The first panic raised by user code during a collection, resumed once the
 /// collection's bookkeeping is complete.
 pub(crate) type Panic = Option<Box<dyn Any + Send + 'static>>;
@@ -152,9 +155,27 @@ impl Heap {
         for younger in &self.generations[..generation] {
             younger.append_to(young);
         }
-        let old = &self.generations[(generation + 1).min(GENERATIONS - 1)];
 
-        let survivors = cycle::deduce_unreachable(young, &self.unreachable, 0)?;
+        let mut stack = self.mark_stack.take();
+        let outcome = self.collect_young(generation, &mut stack, panic);
+        // Keep the stack's memory for the next collection, unless it grew
+        // very large for one unusual graph.
+        if stack.capacity() <= MARK_STACK_KEEP {
+            self.mark_stack.set(stack);
+        }
+        outcome
+    }
+
+    /// The body of `collect_main` once the generations are merged.
+    fn collect_young(
+        &self,
+        generation: usize,
+        stack: &mut cycle::MarkStack,
+        panic: &mut Panic,
+    ) -> Result<usize, GraphFailure> {
+        let young = &self.generations[generation];
+        let old = &self.generations[(generation + 1).min(GENERATIONS - 1)];
+        let survivors = cycle::deduce_unreachable(young, &self.unreachable, 0, stack)?;
 
         // Survivors move to the next generation.
         if generation + 1 < GENERATIONS {
@@ -167,7 +188,7 @@ impl Heap {
             self.long_lived_pending.set(0);
             self.long_lived_total.set(survivors);
         }
-        Ok(unreachable::handle_unreachable(self, old, panic))
+        Ok(unreachable::handle_unreachable(self, old, stack, panic))
     }
 
     /// `freeze()`: every tracked object moves to the permanent generation.

@@ -25,7 +25,7 @@
 //! moved to its own lists, which it pops one at a time: no cursor into a
 //! list user code can change is ever kept.
 
-use crate::collect::cycle::{self, GraphFailure};
+use crate::collect::cycle::{self, GraphFailure, MarkStack};
 use crate::collect::{Panic, guarded, record};
 use crate::header::{TrackedHeader, flag};
 use crate::heap::Heap;
@@ -34,7 +34,12 @@ use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
 /// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`.
 /// Returns the number of objects found unreachable and not resurrected.
-pub(crate) fn handle_unreachable(heap: &Heap, old: &ListHead, panic: &mut Panic) -> usize {
+pub(crate) fn handle_unreachable(
+    heap: &Heap,
+    old: &ListHead,
+    stack: &mut MarkStack,
+    panic: &mut Panic,
+) -> usize {
     let unreachable = &heap.unreachable;
     let pending = &heap.pending;
     if unreachable.is_empty() {
@@ -47,7 +52,7 @@ pub(crate) fn handle_unreachable(heap: &Heap, old: &ListHead, panic: &mut Panic)
         // SAFETY: objects on the list are live; no user code runs here.
         unsafe {
             TrackedHeader::header(node).inc_strong();
-            node.as_ref().clear(flag::COLLECTING | flag::UNREACHABLE);
+            node.as_ref().clear(flag::COLLECTING);
             cur = next_in(unreachable, node);
         }
     }
@@ -68,7 +73,7 @@ pub(crate) fn handle_unreachable(heap: &Heap, old: &ListHead, panic: &mut Panic)
     }
 
     // 2. Re-check: `pending` keeps the resurrected, `unreachable` gets the rest.
-    if let Err(failure) = cycle::deduce_unreachable(pending, unreachable, 1) {
+    if let Err(failure) = cycle::deduce_unreachable(pending, unreachable, 1, stack) {
         // Everything is back in `pending`: treat it all as resurrected.
         let payload: Box<dyn core::any::Any + Send> = match failure {
             GraphFailure::OverVisited(message) => Box::new(message),
@@ -92,7 +97,7 @@ pub(crate) fn handle_unreachable(heap: &Heap, old: &ListHead, panic: &mut Panic)
         // SAFETY: held objects are live; no user code runs here.
         unsafe {
             let h = node.as_ref();
-            h.clear(flag::COLLECTING | flag::UNREACHABLE);
+            h.clear(flag::COLLECTING);
             h.set(flag::WEAK_CLEARED);
             garbage += 1;
             cur = next_in(unreachable, node);
