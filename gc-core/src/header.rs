@@ -70,6 +70,8 @@ pub(crate) mod flag {
     pub(crate) const WEAK_CLEARED: u32 = 1 << 3;
     /// The collector dropped the value in place; it must never be read.
     pub(crate) const VALUE_DROPPED: u32 = 1 << 4;
+    /// The mark phase's list walk has passed this object.
+    pub(crate) const VISITED: u32 = 1 << 5;
 }
 
 #[cold]

@@ -7,13 +7,16 @@
 //!    variables, objects of older generations, frozen objects, `RefCell`s
 //!    borrowed mutably right now).
 //! 3. `mark_reachable`: objects with `gc_refs > 0` are roots; everything a
-//!    root reaches is reachable. CPython marks by moving objects between two
-//!    lists; that scrambles the list into traversal order, so every later
-//!    pass over a large generation jumps around memory. pygc keeps the list
-//!    in allocation order and marks with a flag and an explicit stack
-//!    instead (each object is pushed at most once, so the stack never holds
-//!    more than the set) — no recursion, whatever the shape or depth of the
-//!    graph.
+//!    root reaches is reachable. Like CPython, one walk over the list traces
+//!    each reachable object when it reaches it, and a referent *ahead* of
+//!    the walk is only flagged (it is traced when the walk gets there). A
+//!    referent the walk has already *passed* is where CPython moves the
+//!    object to the tail of the list; that scrambles the list into traversal
+//!    order, and every later pass over a large generation then jumps around
+//!    memory. pygc keeps the list in allocation order and pushes such
+//!    objects on an explicit stack instead (each at most once, so the stack
+//!    never holds more than the set) — no recursion, whatever the shape or
+//!    depth of the graph.
 //! 4. `move_unreachable`: one more pass in list order moves the unmarked
 //!    objects to the unreachable list.
 //!
@@ -68,7 +71,7 @@ pub(crate) fn deduce_unreachable(
     unreachable.append_to(young);
     for_each(young, |node| {
         // SAFETY: objects on a list are live.
-        unsafe { node.as_ref() }.clear(flag::COLLECTING | flag::REACHABLE);
+        unsafe { node.as_ref() }.clear(flag::COLLECTING | flag::REACHABLE | flag::VISITED);
     });
     Err(failure)
 }
@@ -161,7 +164,8 @@ fn mark_reachable(list: &ListHead, stack: &mut MarkStack) {
     for_each(list, |node| {
         // SAFETY: listed objects are live.
         let h = unsafe { node.as_ref() };
-        if h.gc_refs() > 0 && !h.has(flag::REACHABLE) {
+        h.set(flag::VISITED);
+        if h.has(flag::REACHABLE) || h.gc_refs() > 0 {
             h.set(flag::REACHABLE);
             let mut next = Some(node);
             while let Some(reachable) = next {
@@ -189,9 +193,10 @@ fn move_unreachable(young: &ListHead, unreachable: &ListHead) -> usize {
             prefetch_ahead(node, cur);
             let h = node.as_ref();
             if h.has(flag::REACHABLE) {
-                h.clear(flag::REACHABLE | flag::COLLECTING);
+                h.clear(flag::REACHABLE | flag::VISITED | flag::COLLECTING);
                 survivors += 1;
             } else {
+                h.clear(flag::VISITED);
                 list::unlink(node);
                 unreachable.push_back(node);
             }
@@ -219,9 +224,13 @@ pub(crate) fn visit_edge(tracer: &mut Tracer, node: NonNull<TrackedHeader>) {
         TraceAction::MarkReachable => {
             if !h.has(flag::REACHABLE) {
                 h.set(flag::REACHABLE);
-                // SAFETY: in this mode `stack` is the mark stack of the
-                // running `mark_reachable`, borrowed by nobody else.
-                unsafe { (*tracer.stack).push(node) };
+                // Ahead of the walk: traced when the walk gets there.
+                // Already passed: traced from the stack.
+                if h.has(flag::VISITED) {
+                    // SAFETY: in this mode `stack` is the mark stack of the
+                    // running `mark_reachable`, borrowed by nobody else.
+                    unsafe { (*tracer.stack).push(node) };
+                }
             }
         }
     }
