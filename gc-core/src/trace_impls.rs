@@ -229,7 +229,7 @@ unsafe impl<T: Copy + Trace> Trace for Cell<T> {
     const MAY_CONTAIN_GC: bool = false;
 }
 
-/// Traces the value through [`RefCell::try_borrow`].
+/// Traces the value through [`RefCell::try_borrow_unguarded`].
 ///
 /// A value borrowed mutably while the collector runs is treated as reachable
 /// from outside: nothing it owns is collected that round. (The collector
@@ -247,7 +247,12 @@ unsafe impl<T: ?Sized + Trace> Trace for RefCell<T> {
         if !T::MAY_CONTAIN_GC {
             return;
         }
-        if let Ok(value) = self.try_borrow() {
+        // SAFETY: the unguarded reference lives only for this call, and
+        // nothing borrows the cell mutably meanwhile: the collector runs no
+        // user code while it traces, and `Trace::trace` itself must not
+        // mutate (the trait's safety contract). This skips the two writes of
+        // a `Ref` guard per cell per graph pass.
+        if let Ok(value) = unsafe { self.try_borrow_unguarded() } {
             value.trace(tracer);
         }
     }

@@ -47,28 +47,31 @@ pub(crate) enum GraphFailure {
 }
 
 /// Moves the objects of `young` that nothing outside `young` references to
-/// `unreachable`, and returns how many stayed in `young`. `handles_held`
-/// strong handles per object (the collector's own) are not counted as
-/// external. On failure every object is back in `young` with clear flags.
+/// `unreachable`, calling `on_unreachable` on each as it moves (so callers
+/// need no extra pass), and returns how many stayed in `young`.
+/// `handles_held` strong handles per object (the collector's own) are not
+/// counted as external. On failure every object is back in `young` with
+/// clear flags and `on_unreachable` was never called.
 pub(crate) fn deduce_unreachable(
     young: &ListHead,
     unreachable: &ListHead,
     handles_held: u32,
     stack: &mut MarkStack,
+    on_unreachable: impl FnMut(NonNull<TrackedHeader>),
 ) -> Result<usize, GraphFailure> {
     update_refs(young, handles_held);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         subtract_refs(young)?;
         mark_reachable(young, stack);
-        Ok(move_unreachable(young, unreachable))
+        Ok(())
     }));
     let failure = match outcome {
-        Ok(Ok(survivors)) => return Ok(survivors),
+        // No user code runs past this point: the move cannot fail.
+        Ok(Ok(())) => return Ok(move_unreachable(young, unreachable, on_unreachable)),
         Ok(Err(message)) => GraphFailure::OverVisited(message),
         Err(payload) => GraphFailure::Panicked(payload),
     };
     stack.clear();
-    unreachable.append_to(young);
     for_each(young, |node| {
         // SAFETY: objects on a list are live.
         unsafe { node.as_ref() }.clear(flag::COLLECTING | flag::REACHABLE | flag::VISITED);
@@ -181,8 +184,13 @@ fn mark_reachable(list: &ListHead, stack: &mut MarkStack) {
 }
 
 /// Moves the objects not marked reachable to `unreachable` (keeping list
-/// order); clears the marks. Returns how many stayed.
-fn move_unreachable(young: &ListHead, unreachable: &ListHead) -> usize {
+/// order), calling `on_unreachable` on each; clears the marks. Returns how
+/// many stayed.
+fn move_unreachable(
+    young: &ListHead,
+    unreachable: &ListHead,
+    mut on_unreachable: impl FnMut(NonNull<TrackedHeader>),
+) -> usize {
     let mut survivors = 0;
     let mut cur = young.first();
     while let Some(node) = cur {
@@ -196,9 +204,10 @@ fn move_unreachable(young: &ListHead, unreachable: &ListHead) -> usize {
                 h.clear(flag::REACHABLE | flag::VISITED | flag::COLLECTING);
                 survivors += 1;
             } else {
-                h.clear(flag::VISITED);
+                h.clear(flag::VISITED | flag::COLLECTING);
                 list::unlink(node);
                 unreachable.push_back(node);
+                on_unreachable(node);
             }
         }
     }

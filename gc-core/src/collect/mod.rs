@@ -20,6 +20,7 @@ use core::panic::AssertUnwindSafe;
 use std::panic::{catch_unwind, resume_unwind};
 
 use crate::callbacks::{CollectInfo, CollectPhase};
+use crate::header::TrackedHeader;
 use crate::heap::{GENERATIONS, Heap};
 use crate::stats::GenerationStats;
 use cycle::GraphFailure;
@@ -175,7 +176,12 @@ impl Heap {
     ) -> Result<usize, GraphFailure> {
         let young = &self.generations[generation];
         let old = &self.generations[(generation + 1).min(GENERATIONS - 1)];
-        let survivors = cycle::deduce_unreachable(young, &self.unreachable, 0, stack)?;
+        // Each unreachable object gets the collector's temporary strong
+        // handle as it is found (step 0 of `unreachable`).
+        let survivors = cycle::deduce_unreachable(young, &self.unreachable, 0, stack, |node| {
+            // SAFETY: listed objects are live.
+            unsafe { TrackedHeader::header(node) }.inc_strong();
+        })?;
 
         // Survivors move to the next generation.
         if generation + 1 < GENERATIONS {

@@ -3,7 +3,8 @@
 //!
 //! 0. **Hold**: every object gets a temporary strong handle, so nothing in
 //!    the set can be freed while user code runs below (a `Drop` releasing a
-//!    handle to a peer only decrements it).
+//!    handle to a peer only decrements it). `deduce_unreachable` takes it as
+//!    it finds each object, saving a pass.
 //! 1. **Finalize** each object not finalized before (PEP 442: once per
 //!    object, ever). A finalizer may allocate, clone handles it can reach,
 //!    upgrade `Weak`s to its peers and store them: that *resurrects* them.
@@ -11,9 +12,10 @@
 //!    temporary handles). Whatever is now referenced from outside, and
 //!    everything it reaches, was resurrected: it moves to the older
 //!    generation and is not dropped. The rest is garbage for sure.
-//! 3. **Clear weak references** of the garbage. This comes after the
-//!    finalizers on purpose (CPython 3.13 clears first): finalizers usually
-//!    need to reach their peers through `Weak`s.
+//! 3. **Clear weak references** of the garbage (done by the re-check as it
+//!    finds each object). This comes after the finalizers on purpose
+//!    (CPython 3.13 clears first): finalizers usually need to reach their
+//!    peers through `Weak`s.
 //! 4. **Drop the values in place**, each flagged `VALUE_DROPPED` first, so a
 //!    `Drop` that reaches an already-dropped peer gets a clear panic (or
 //!    `None` from `Gc::try_deref`), never a use-after-free.
@@ -29,7 +31,7 @@ use crate::collect::cycle::{self, GraphFailure, MarkStack};
 use crate::collect::{Panic, guarded, record};
 use crate::header::{TrackedHeader, flag};
 use crate::heap::Heap;
-use crate::list::{ListHead, next_in};
+use crate::list::ListHead;
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
 /// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`.
@@ -46,16 +48,7 @@ pub(crate) fn handle_unreachable(
         return 0;
     }
 
-    // 0. Hold.
-    let mut cur = unreachable.first();
-    while let Some(node) = cur {
-        // SAFETY: objects on the list are live; no user code runs here.
-        unsafe {
-            TrackedHeader::header(node).inc_strong();
-            node.as_ref().clear(flag::COLLECTING);
-            cur = next_in(unreachable, node);
-        }
-    }
+    // 0. Hold: `deduce_unreachable` took the temporary handles.
 
     // 1. Finalize.
     while let Some(node) = unreachable.pop_first() {
@@ -72,8 +65,15 @@ pub(crate) fn handle_unreachable(
         }
     }
 
-    // 2. Re-check: `pending` keeps the resurrected, `unreachable` gets the rest.
-    if let Err(failure) = cycle::deduce_unreachable(pending, unreachable, 1, stack) {
+    // 2. Re-check: `pending` keeps the resurrected, `unreachable` gets the
+    // rest, and 3. their weak references are cleared as they are found.
+    let mut garbage = 0;
+    let recheck = cycle::deduce_unreachable(pending, unreachable, 1, stack, |node| {
+        // SAFETY: held objects are live.
+        unsafe { node.as_ref() }.set(flag::WEAK_CLEARED);
+        garbage += 1;
+    });
+    if let Err(failure) = recheck {
         // Everything is back in `pending`: treat it all as resurrected.
         let payload: Box<dyn core::any::Any + Send> = match failure {
             GraphFailure::OverVisited(message) => Box::new(message),
@@ -87,20 +87,6 @@ pub(crate) fn handle_unreachable(
         unsafe {
             old.push_back(node);
             release_hold(node, panic);
-        }
-    }
-
-    // 3. Clear weak references.
-    let mut garbage = 0;
-    let mut cur = unreachable.first();
-    while let Some(node) = cur {
-        // SAFETY: held objects are live; no user code runs here.
-        unsafe {
-            let h = node.as_ref();
-            h.clear(flag::COLLECTING);
-            h.set(flag::WEAK_CLEARED);
-            garbage += 1;
-            cur = next_in(unreachable, node);
         }
     }
 
