@@ -8,17 +8,19 @@
 //!    borrowed mutably right now).
 //! 3. `mark_reachable`: objects with `gc_refs > 0` are roots; everything a
 //!    root reaches is reachable. Like CPython, one walk over the list traces
-//!    each reachable object when it reaches it, and a referent *ahead* of
-//!    the walk is only flagged (it is traced when the walk gets there). A
-//!    referent the walk has already *passed* is where CPython moves the
-//!    object to the tail of the list; that scrambles the list into traversal
-//!    order, and every later pass over a large generation then jumps around
-//!    memory. pygc keeps the list in allocation order and pushes such
-//!    objects on an explicit stack instead (each at most once, so the stack
-//!    never holds more than the set) — no recursion, whatever the shape or
-//!    depth of the graph.
-//! 4. `move_unreachable`: one more pass in list order moves the unmarked
-//!    objects to the unreachable list.
+//!    each reachable object when it reaches it, flags the referents *ahead*
+//!    of the walk (they are traced when the walk gets there), and moves an
+//!    object it cannot yet prove reachable to the unreachable list,
+//!    tentatively. A referent the walk already *passed* is where CPython
+//!    moves the object back to the tail of the list being walked, in
+//!    traversal order; on a large generation built children-first that
+//!    scrambles the list, and every later pass jumps around memory. pygc
+//!    traces such objects from an explicit stack instead (each pushed at
+//!    most once, so the stack never holds more than the set) — no
+//!    recursion, whatever the shape or depth of the graph.
+//! 4. `finish`: one pass over the (tentatively) unreachable list moves the
+//!    objects marked reachable after the walk passed them back to the end
+//!    of the list, in their original order.
 //!
 //! No user code runs between step 1 and the end of step 4 (only `trace`,
 //! which only reports edges), so counts and `RefCell` borrow states are
@@ -62,16 +64,16 @@ pub(crate) fn deduce_unreachable(
     update_refs(young, handles_held);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         subtract_refs(young)?;
-        mark_reachable(young, stack);
-        Ok(())
+        Ok(mark_reachable(young, unreachable, stack))
     }));
     let failure = match outcome {
-        // No user code runs past this point: the move cannot fail.
-        Ok(Ok(())) => return Ok(move_unreachable(young, unreachable, on_unreachable)),
+        // No user code runs past this point: `finish` cannot fail.
+        Ok(Ok(survivors)) => return Ok(survivors + finish(young, unreachable, on_unreachable)),
         Ok(Err(message)) => GraphFailure::OverVisited(message),
         Err(payload) => GraphFailure::Panicked(payload),
     };
     stack.clear();
+    unreachable.append_to(young);
     for_each(young, |node| {
         // SAFETY: objects on a list are live.
         unsafe { node.as_ref() }.clear(flag::COLLECTING | flag::REACHABLE | flag::VISITED);
@@ -160,58 +162,71 @@ fn subtract_refs(list: &ListHead) -> Result<(), String> {
     }
 }
 
-/// Flags `REACHABLE` every object of `list` reachable from a root (an
-/// object with `gc_refs > 0`).
-fn mark_reachable(list: &ListHead, stack: &mut MarkStack) {
+/// The walk of step 3: traces the reachable objects of `young` (moving
+/// those it cannot yet prove reachable to `unreachable`) and returns how
+/// many it found reachable in place.
+fn mark_reachable(young: &ListHead, unreachable: &ListHead, stack: &mut MarkStack) -> usize {
     let mut tracer = Tracer::new(TraceAction::MarkReachable, stack);
-    for_each(list, |node| {
-        // SAFETY: listed objects are live.
-        let h = unsafe { node.as_ref() };
-        h.set(flag::VISITED);
-        if h.has(flag::REACHABLE) || h.gc_refs() > 0 {
-            h.set(flag::REACHABLE);
-            let mut next = Some(node);
-            while let Some(reachable) = next {
-                // SAFETY: marked objects are live members of the set with
-                // intact values; visiting only sets flags and pushes.
-                unsafe { trace_object(reachable, &mut tracer) };
-                // SAFETY: `tracer.stack` is `stack`, which no one else uses
-                // while this loop runs.
-                next = unsafe { (*tracer.stack).pop() };
-            }
-        }
-    });
-}
-
-/// Moves the objects not marked reachable to `unreachable` (keeping list
-/// order), calling `on_unreachable` on each; clears the marks. Returns how
-/// many stayed.
-fn move_unreachable(
-    young: &ListHead,
-    unreachable: &ListHead,
-    mut on_unreachable: impl FnMut(NonNull<TrackedHeader>),
-) -> usize {
     let mut survivors = 0;
     let mut cur = young.first();
     while let Some(node) = cur {
         // SAFETY: `node` is a live object on `young`; we step past it before
-        // moving it.
+        // it may move. Tracing only sets flags and pushes on the stack.
         unsafe {
             cur = next_in(young, node);
             prefetch_ahead(node, cur);
             let h = node.as_ref();
-            if h.has(flag::REACHABLE) {
+            h.set(flag::VISITED);
+            if h.has(flag::REACHABLE) || h.gc_refs() > 0 {
+                h.set(flag::REACHABLE);
+                trace_object(node, &mut tracer);
+                // Done with it: later edges to it need no attention.
                 h.clear(flag::REACHABLE | flag::VISITED | flag::COLLECTING);
                 survivors += 1;
+                // Objects marked after the walk passed them: they sit on
+                // `unreachable` and keep `REACHABLE` for `finish`.
+                while let Some(passed) = (*tracer.stack).pop() {
+                    trace_object(passed, &mut tracer);
+                    passed.as_ref().clear(flag::COLLECTING);
+                }
             } else {
-                h.clear(flag::VISITED | flag::COLLECTING);
                 list::unlink(node);
                 unreachable.push_back(node);
-                on_unreachable(node);
             }
         }
     }
     survivors
+}
+
+/// Step 4: moves the objects of `unreachable` marked reachable back to
+/// `young` (keeping their order) and clears every mark; calls
+/// `on_unreachable` on each object that stays. Returns how many moved back.
+fn finish(
+    young: &ListHead,
+    unreachable: &ListHead,
+    mut on_unreachable: impl FnMut(NonNull<TrackedHeader>),
+) -> usize {
+    let mut revived = 0;
+    let mut cur = unreachable.first();
+    while let Some(node) = cur {
+        // SAFETY: `node` is a live object on `unreachable`; we step past it
+        // before it may move.
+        unsafe {
+            cur = next_in(unreachable, node);
+            prefetch_ahead(node, cur);
+            let h = node.as_ref();
+            if h.has(flag::REACHABLE) {
+                h.clear(flag::REACHABLE | flag::VISITED | flag::COLLECTING);
+                list::unlink(node);
+                young.push_back(node);
+                revived += 1;
+            } else {
+                h.clear(flag::VISITED | flag::COLLECTING);
+                on_unreachable(node);
+            }
+        }
+    }
+    revived
 }
 
 /// What `Tracer::visit` does with one edge during a collection.
