@@ -10,6 +10,8 @@ use bacon_rajan_cc::{Cc, Trace, Tracer};
 use crate::workloads::{Tally, workload_fns};
 
 pub type P<T> = Cc<T>;
+/// The interior-mutability cell of `Node`'s links.
+type NodeCell<T> = RefCell<T>;
 
 pub struct Node {
     /// Payload (gives the node a realistic size; never read).
@@ -29,21 +31,6 @@ impl Trace for Node {
 
 const COLLECTS_CYCLES: bool = true;
 const AUTO_COLLECT: bool = false;
-
-#[inline]
-fn new_u64(v: u64) -> P<u64> {
-    Cc::new(v)
-}
-
-#[inline]
-fn node(value: u64) -> P<Node> {
-    Cc::new(Node {
-        value,
-        next: RefCell::new(None),
-        other: RefCell::new(None),
-        _tally: Tally::new(),
-    })
-}
 
 fn collect() {
     bacon_rajan_cc::collect_cycles();

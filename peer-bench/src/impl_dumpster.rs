@@ -10,6 +10,8 @@ use dumpster::{TraceWith, Visitor};
 use crate::workloads::{Tally, workload_fns};
 
 pub type P<T> = Gc<T>;
+/// The interior-mutability cell of `Node`'s links.
+type NodeCell<T> = RefCell<T>;
 
 pub struct Node {
     /// Payload (gives the node a realistic size; never read).
@@ -31,21 +33,6 @@ unsafe impl<V: Visitor> TraceWith<V> for Node {
 
 const COLLECTS_CYCLES: bool = true;
 const AUTO_COLLECT: bool = true;
-
-#[inline]
-fn new_u64(v: u64) -> P<u64> {
-    Gc::new(v)
-}
-
-#[inline]
-fn node(value: u64) -> P<Node> {
-    Gc::new(Node {
-        value,
-        next: RefCell::new(None),
-        other: RefCell::new(None),
-        _tally: Tally::new(),
-    })
-}
 
 fn collect() {
     dumpster::unsync::collect();

@@ -11,6 +11,8 @@ use gc::{Finalize, Gc, GcCell, Trace};
 use crate::workloads::{Tally, workload_fns};
 
 pub type P<T> = Gc<T>;
+/// The interior-mutability cell of `Node`'s links.
+type NodeCell<T> = GcCell<T>;
 
 #[derive(Trace, Finalize)]
 pub struct Node {
@@ -25,21 +27,6 @@ pub struct Node {
 
 const COLLECTS_CYCLES: bool = true;
 const AUTO_COLLECT: bool = true;
-
-#[inline]
-fn new_u64(v: u64) -> P<u64> {
-    Gc::new(v)
-}
-
-#[inline]
-fn node(value: u64) -> P<Node> {
-    Gc::new(Node {
-        value,
-        next: GcCell::new(None),
-        other: GcCell::new(None),
-        _tally: Tally::new(),
-    })
-}
 
 fn collect() {
     gc::force_collect();

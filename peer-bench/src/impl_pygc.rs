@@ -5,6 +5,8 @@ use std::cell::RefCell;
 use crate::workloads::{Tally, workload_fns};
 
 pub type P<T> = pygc::Gc<T>;
+/// The interior-mutability cell of `Node`'s links.
+type NodeCell<T> = RefCell<T>;
 
 #[derive(pygc::Trace)]
 pub struct Node {
@@ -20,21 +22,6 @@ pub struct Node {
 const COLLECTS_CYCLES: bool = true;
 /// Automatic collection in `Gc::new` (threshold 2000, 10, 10).
 const AUTO_COLLECT: bool = true;
-
-#[inline]
-fn new_u64(v: u64) -> P<u64> {
-    pygc::Gc::new(v)
-}
-
-#[inline]
-fn node(value: u64) -> P<Node> {
-    pygc::Gc::new(Node {
-        value,
-        next: RefCell::new(None),
-        other: RefCell::new(None),
-        _tally: Tally::new(),
-    })
-}
 
 fn collect() {
     pygc::collect();

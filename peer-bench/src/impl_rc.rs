@@ -7,6 +7,8 @@ use std::rc::Rc;
 use crate::workloads::{Tally, workload_fns};
 
 pub type P<T> = Rc<T>;
+/// The interior-mutability cell of `Node`'s links.
+type NodeCell<T> = RefCell<T>;
 
 pub struct Node {
     /// Payload (gives the node a realistic size; never read).
@@ -19,21 +21,6 @@ pub struct Node {
 
 const COLLECTS_CYCLES: bool = false;
 const AUTO_COLLECT: bool = false;
-
-#[inline]
-fn new_u64(v: u64) -> P<u64> {
-    Rc::new(v)
-}
-
-#[inline]
-fn node(value: u64) -> P<Node> {
-    Rc::new(Node {
-        value,
-        next: RefCell::new(None),
-        other: RefCell::new(None),
-        _tally: Tally::new(),
-    })
-}
 
 fn collect() {}
 

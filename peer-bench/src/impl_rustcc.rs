@@ -9,6 +9,8 @@ use rust_cc::{Cc, Context, Finalize, Trace};
 use crate::workloads::{Tally, workload_fns};
 
 pub type P<T> = Cc<T>;
+/// The interior-mutability cell of `Node`'s links.
+type NodeCell<T> = RefCell<T>;
 
 pub struct Node {
     /// Payload (gives the node a realistic size; never read).
@@ -32,21 +34,6 @@ impl Finalize for Node {}
 
 const COLLECTS_CYCLES: bool = true;
 const AUTO_COLLECT: bool = true;
-
-#[inline]
-fn new_u64(v: u64) -> P<u64> {
-    Cc::new(v)
-}
-
-#[inline]
-fn node(value: u64) -> P<Node> {
-    Cc::new(Node {
-        value,
-        next: RefCell::new(None),
-        other: RefCell::new(None),
-        _tally: Tally::new(),
-    })
-}
 
 fn collect() {
     rust_cc::collect_cycles();

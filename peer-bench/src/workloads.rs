@@ -1,7 +1,8 @@
 //! Workload names, sizes, the drop tally, and the one generic body every
 //! implementation runs (`workload_fns!`), so no implementation or workload
-//! is special-cased: each `impl_*.rs` only says how to allocate a node, how
-//! to collect, and whether its crate collects cycles / collects by itself.
+//! is special-cased: each `impl_*.rs` only names its pointer (`P`) and cell
+//! (`NodeCell`) types, defines `Node`, and says how to collect and whether
+//! its crate collects cycles / collects by itself.
 
 use std::cell::Cell;
 
@@ -169,6 +170,21 @@ pub fn live_nodes() -> i64 {
 /// (building and dropping the old heap is set-up).
 macro_rules! workload_fns {
     () => {
+        #[inline]
+        fn new_u64(v: u64) -> P<u64> {
+            P::new(v)
+        }
+
+        #[inline]
+        fn node(value: u64) -> P<Node> {
+            P::new(Node {
+                value,
+                next: NodeCell::new(None),
+                other: NodeCell::new(None),
+                _tally: Tally::new(),
+            })
+        }
+
         #[inline(never)]
         fn tree(depth: u32) -> P<Node> {
             let n = node(u64::from(depth));
