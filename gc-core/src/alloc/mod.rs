@@ -150,10 +150,8 @@ impl Allocator {
             stats.blocks_in_use[class] += blocks;
             pooled_bytes += blocks * class_size(class);
         });
-        let mut kept_empty = 0;
-        self.for_each_empty_used_pool(|_, _| kept_empty += 1);
         debug_assert_eq!(
-            stats.pools + kept_empty,
+            stats.pools + self.kept_empty_pools(),
             self.arenas.pools_in_use(),
             "pool-in-use count drifted"
         );
@@ -164,9 +162,14 @@ impl Allocator {
 
     /// Whether no block (pooled or large) is allocated.
     pub(crate) fn is_empty(&self) -> bool {
+        self.arenas.pools_in_use() == self.kept_empty_pools() && self.large_count == 0
+    }
+
+    /// How many used pools hold no block (kept by `pool_emptied`).
+    fn kept_empty_pools(&self) -> usize {
         let mut kept_empty = 0;
         self.for_each_empty_used_pool(|_, _| kept_empty += 1);
-        self.arenas.pools_in_use() == kept_empty && self.large_count == 0
+        kept_empty
     }
 
     /// Returns every wholly free arena to the system, the spare too.
