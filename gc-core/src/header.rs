@@ -9,8 +9,8 @@
 //!  │ prev: *mut Links         8 B │   intrusive generation-list links
 //!  │ next: *mut Links         8 B │   (prev == null: on no list)
 //!  │ vtable: &'static VTable  8 B │   trace / finalize / drop / dealloc
-//!  │ gc_refs: u32             4 B │   collector scratch count
-//!  │ flags: u32               4 B │   COLLECTING | REACHABLE | ...
+//!  │ internal_refs: u32       4 B │   collector scratch count (0 between collections)
+//!  │ flags: u32               4 B │   generation code | REACHABLE | ...
 //!  ├──────────────────────────────┤ ◄ GcBox (what Gc points at) ┌──────────────┐
 //!  │ strong: u32              4 B │                               │ strong   4 B │
 //!  │ weak: u32                4 B │                               │ weak     4 B │
@@ -48,7 +48,11 @@ pub(crate) struct GcBox<T: ?Sized> {
 pub(crate) struct TrackedHeader {
     pub(crate) links: Links,
     pub(crate) vtable: &'static VTable,
-    gc_refs: Cell<u32>,
+    /// References from inside the set a running collection examines,
+    /// counted by `subtract_refs`; 0 outside a collection.
+    internal_refs: Cell<u32>,
+    /// [`flag`] bits, and the [`code`] of the list the object is on in bits
+    /// [`code::SHIFT`]...
     flags: Cell<u32>,
 }
 
@@ -60,8 +64,6 @@ const _: () = assert!(TRACKED_PREFIX == 32);
 
 /// Flag bits of [`TrackedHeader::flags`].
 pub(crate) mod flag {
-    /// In the set of objects the running collection examines.
-    pub(crate) const COLLECTING: u32 = 1 << 0;
     /// Found reachable from outside the collected set (mark phase).
     pub(crate) const REACHABLE: u32 = 1 << 1;
     /// The finalizer has run (or started); it never runs again.
@@ -72,6 +74,51 @@ pub(crate) mod flag {
     pub(crate) const VALUE_DROPPED: u32 = 1 << 4;
     /// The mark phase's list walk has passed this object.
     pub(crate) const VISITED: u32 = 1 << 5;
+}
+
+/// Which list a tracked object is on, kept in bits [`SHIFT`]`..` of its
+/// flags, so a collection tells the members of the set it examines from
+/// every other object with the load it makes anyway (CPython flags the set
+/// in a pass of its own, `update_refs`).
+///
+/// Generation 2 has two codes, [`OLD_A`] and [`OLD_B`]: a full collection
+/// gives its survivors the one the previous full collection did not use, so
+/// an object it has finished with leaves its set at once (what CPython
+/// clears a per-object flag for).
+pub(crate) mod code {
+    /// First bit of the code in the flags.
+    pub(crate) const SHIFT: u32 = 8;
+    /// The code's bits in the flags.
+    pub(crate) const MASK: u32 = 0b111 << SHIFT;
+    /// Generation 0. Zero, so a fresh header is in generation 0.
+    pub(crate) const GEN0: u32 = 0;
+    /// Generation 1.
+    pub(crate) const GEN1: u32 = 1;
+    /// Generation 2, one of its two codes (see the module docs).
+    pub(crate) const OLD_A: u32 = 2;
+    /// Generation 2, the other code.
+    pub(crate) const OLD_B: u32 = 3;
+    /// The permanent generation (`freeze`).
+    pub(crate) const PERMANENT: u32 = 4;
+    /// Found unreachable by the running collection (on the heap's
+    /// `unreachable` or `pending` list).
+    pub(crate) const UNREACHABLE: u32 = 5;
+    /// Garbage the collector dropped: on no list, never examined again (a
+    /// handle kept past the collection sees a zombie).
+    pub(crate) const DEAD: u32 = 6;
+
+    /// The set of codes holding just `code`, for
+    /// [`TrackedHeader::is_member`](super::TrackedHeader::is_member).
+    #[inline]
+    pub(crate) const fn set(code: u32) -> u32 {
+        1 << code
+    }
+
+    /// The generation-2 code that is not `old`.
+    #[inline]
+    pub(crate) const fn other_old(old: u32) -> u32 {
+        if old == OLD_A { OLD_B } else { OLD_A }
+    }
 }
 
 #[cold]
@@ -149,7 +196,7 @@ impl TrackedHeader {
         TrackedHeader {
             links: Links::unlinked(),
             vtable,
-            gc_refs: Cell::new(0),
+            internal_refs: Cell::new(0),
             flags: Cell::new(0),
         }
     }
@@ -186,14 +233,45 @@ impl TrackedHeader {
         unsafe { Self::boxed(this).as_ref() }
     }
 
+    /// References into this object from the set being examined, counted
+    /// so far by the running collection (0 outside a collection).
     #[inline]
-    pub(crate) fn gc_refs(&self) -> u32 {
-        self.gc_refs.get()
+    pub(crate) fn internal_refs(&self) -> u32 {
+        self.internal_refs.get()
     }
 
+    /// Sets [`internal_refs`](Self::internal_refs).
     #[inline]
-    pub(crate) fn set_gc_refs(&self, n: u32) {
-        self.gc_refs.set(n);
+    pub(crate) fn set_internal_refs(&self, n: u32) {
+        self.internal_refs.set(n);
+    }
+
+    /// The [`code`] of the list the object is on.
+    #[inline]
+    pub(crate) fn code(&self) -> u32 {
+        (self.flags.get() & code::MASK) >> code::SHIFT
+    }
+
+    /// Whether the object's code is in `codes` (a union of [`code::set`]s).
+    #[inline]
+    pub(crate) fn is_member(&self, codes: u32) -> bool {
+        (codes >> self.code()) & 1 != 0
+    }
+
+    /// Gives the object the code of the list it is moving to.
+    #[inline]
+    pub(crate) fn set_code(&self, code: u32) {
+        self.flags
+            .set((self.flags.get() & !code::MASK) | (code << code::SHIFT));
+    }
+
+    /// Ends the object's part in a graph pass in one store: clears the
+    /// mark flags and the internal count and gives it `code`.
+    #[inline]
+    pub(crate) fn leave_graph_pass(&self, code: u32) {
+        let kept = self.flags.get() & !(flag::REACHABLE | flag::VISITED | code::MASK);
+        self.flags.set(kept | (code << code::SHIFT));
+        self.internal_refs.set(0);
     }
 
     #[inline]
@@ -204,11 +282,6 @@ impl TrackedHeader {
     #[inline]
     pub(crate) fn set(&self, bits: u32) {
         self.flags.set(self.flags.get() | bits);
-    }
-
-    #[inline]
-    pub(crate) fn clear(&self, bits: u32) {
-        self.flags.set(self.flags.get() & !bits);
     }
 
     /// `true` while the object is on a generation list (or one of the

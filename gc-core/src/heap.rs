@@ -44,6 +44,9 @@ pub(crate) struct Heap {
     pub(crate) enabled: Cell<bool>,
     pub(crate) collecting: Cell<bool>,
     pub(crate) long_lived_total: Cell<usize>,
+    /// The code generation 2's objects carry (it alternates between full
+    /// collections, see [`code`](crate::header::code)).
+    pub(crate) old_code: Cell<u32>,
     pub(crate) long_lived_pending: Cell<usize>,
     pub(crate) stats: [Cell<GenerationStats>; GENERATIONS],
     pub(crate) callbacks: Callbacks,
@@ -104,6 +107,7 @@ impl Heap {
             enabled: Cell::new(true),
             collecting: Cell::new(false),
             long_lived_total: Cell::new(0),
+            old_code: Cell::new(crate::header::code::OLD_A),
             long_lived_pending: Cell::new(0),
             stats: Default::default(),
             callbacks: Callbacks::new(),

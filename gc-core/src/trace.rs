@@ -98,8 +98,8 @@ pub unsafe trait Trace {
 /// What the collector is doing with each edge a `trace` call reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TraceAction {
-    /// `subtract_refs`: decrement `gc_refs` of referents inside the
-    /// collected set.
+    /// `subtract_refs`: count the edge in the referent's `internal_refs`
+    /// when the referent is in the examined set.
     SubtractRefs,
     /// `mark_reachable`: a reachable object's referents are reachable too.
     MarkReachable,
@@ -128,6 +128,10 @@ pub(crate) enum TraceAction {
 /// ```
 pub struct Tracer {
     pub(crate) action: TraceAction,
+    /// The codes of the examined set (see [`code`](crate::header::code)).
+    pub(crate) members: u32,
+    /// Strong handles the collector itself holds on every member.
+    pub(crate) held: u32,
     /// Objects marked reachable whose referents are still to be marked
     /// (`MarkReachable`); null otherwise.
     pub(crate) stack: *mut Vec<NonNull<TrackedHeader>>,
@@ -140,9 +144,16 @@ pub struct Tracer {
 }
 
 impl Tracer {
-    pub(crate) fn new(action: TraceAction, stack: *mut Vec<NonNull<TrackedHeader>>) -> Self {
+    pub(crate) fn new(
+        action: TraceAction,
+        members: u32,
+        held: u32,
+        stack: *mut Vec<NonNull<TrackedHeader>>,
+    ) -> Self {
         Tracer {
             action,
+            members,
+            held,
             stack,
             tracing: || "",
             over_visited: None,

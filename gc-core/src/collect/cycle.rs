@@ -1,31 +1,43 @@
 //! Finding the unreachable objects of a set: CPython's `deduce_unreachable`.
 //!
-//! 1. `update_refs`: copy each object's strong count into `gc_refs`.
-//! 2. `subtract_refs`: trace every object of the set and decrement the
-//!    `gc_refs` of each referent that is in the set. What is left in
-//!    `gc_refs` counts the references from *outside* the set (stack
-//!    variables, objects of older generations, frozen objects, `RefCell`s
-//!    borrowed mutably right now).
-//! 3. `mark_reachable`: objects with `gc_refs > 0` are roots; everything a
-//!    root reaches is reachable. Like CPython, one walk over the list traces
-//!    each reachable object when it reaches it, flags the referents *ahead*
-//!    of the walk (they are traced when the walk gets there), and moves an
-//!    object it cannot yet prove reachable to the unreachable list,
-//!    tentatively. A referent the walk already *passed* is where CPython
-//!    moves the object back to the tail of the list being walked, in
-//!    traversal order; on a large generation built children-first that
-//!    scrambles the list, and every later pass jumps around memory. pygc
-//!    traces such objects from an explicit stack instead (each pushed at
-//!    most once, so the stack never holds more than the set) — no
-//!    recursion, whatever the shape or depth of the graph.
-//! 4. `finish`: one pass over the (tentatively) unreachable list moves the
-//!    objects marked reachable after the walk passed them back to the end
-//!    of the list, in their original order.
+//! The set is one list whose objects all carry one of the set's
+//! [`code`](crate::header::code)s, and only they do: a collection of generation 2 examines the
+//! codes of generations 0, 1 and 2, the re-check after the finalizers the
+//! code `UNREACHABLE`. Membership is read from the flags the passes load
+//! anyway, so CPython's first pass (`update_refs`, which copies every
+//! strong count into `gc_refs` and flags the set) is not needed: the strong
+//! count is read where it is used, and `internal_refs` (0 between
+//! collections) counts what step 1 finds.
 //!
-//! No user code runs between step 1 and the end of step 4 (only `trace`,
+//! 1. `subtract_refs`: trace every object of the set and count, in each
+//!    referent that is in the set, one more internal reference. What the
+//!    strong count holds beyond the internal references (and the
+//!    collector's own handles) comes from *outside* the set: stack
+//!    variables, objects of older generations, frozen objects, `RefCell`s
+//!    borrowed mutably right now.
+//! 2. `mark_reachable`: objects with external references are roots;
+//!    everything a root reaches is reachable. Like CPython, one walk over
+//!    the list traces each reachable object when it reaches it, flags the
+//!    referents *ahead* of the walk (they are traced when the walk gets
+//!    there), and moves an object it cannot yet prove reachable to the
+//!    unreachable list, tentatively. A referent the walk already *passed*
+//!    is where CPython moves the object back to the tail of the list being
+//!    walked, in traversal order; on a large generation built children-first
+//!    that scrambles the list, and every later pass jumps around memory.
+//!    pygc traces such objects from an explicit stack instead (each pushed
+//!    at most once, so the stack never holds more than the set) — no
+//!    recursion, whatever the shape or depth of the graph. An object the
+//!    walk is done with takes the code of the list it is going to, which
+//!    takes it out of the set: later edges to it are ignored.
+//! 3. `finish`: one pass over the (tentatively) unreachable list moves the
+//!    objects marked reachable after the walk passed them back to the end
+//!    of the list, in their original order, and gives the others the code
+//!    for unreachable objects.
+//!
+//! No user code runs between step 1 and the end of step 3 (only `trace`,
 //! which only reports edges), so counts and `RefCell` borrow states are
-//! stable across the steps. `gc_refs` is a separate header field: a panic
-//! here can never leave a wrong strong count behind.
+//! stable across the steps. `internal_refs` is a separate header field: a
+//! panic here can never leave a wrong strong count behind.
 
 use core::any::Any;
 use core::panic::AssertUnwindSafe;
@@ -48,27 +60,51 @@ pub(crate) enum GraphFailure {
     Panicked(Box<dyn Any + Send + 'static>),
 }
 
+/// The [`code`](crate::header::code)s of one graph pass: which objects it examines and which
+/// code each gets when the pass is done with it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SetCodes {
+    /// The codes of the examined set (a union of [`code::set`](crate::header::code::set)s): exactly
+    /// the objects on the list the pass runs on carry one of them.
+    pub(crate) members: u32,
+    /// For the objects that stay on (or return to) that list.
+    pub(crate) survivor: u32,
+    /// For the objects moved to the unreachable list.
+    pub(crate) unreachable: u32,
+    /// For every object when the pass fails (all are back on the list).
+    pub(crate) restore: u32,
+}
+
 /// Moves the objects of `young` that nothing outside `young` references to
 /// `unreachable`, calling `on_unreachable` on each as it moves (so callers
 /// need no extra pass), and returns how many stayed in `young`.
 /// `handles_held` strong handles per object (the collector's own) are not
 /// counted as external. On failure every object is back in `young` with
-/// clear flags and `on_unreachable` was never called.
+/// clear marks and code `codes.restore`, and `on_unreachable` was never
+/// called.
 pub(crate) fn deduce_unreachable(
     young: &ListHead,
     unreachable: &ListHead,
     handles_held: u32,
+    codes: SetCodes,
     stack: &mut MarkStack,
     on_unreachable: impl FnMut(NonNull<TrackedHeader>),
 ) -> Result<usize, GraphFailure> {
-    update_refs(young, handles_held);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        subtract_refs(young)?;
-        Ok(mark_reachable(young, unreachable, stack))
+        subtract_refs(young, codes.members, handles_held)?;
+        Ok(mark_reachable(
+            young,
+            unreachable,
+            codes,
+            handles_held,
+            stack,
+        ))
     }));
     let failure = match outcome {
         // No user code runs past this point: `finish` cannot fail.
-        Ok(Ok(survivors)) => return Ok(survivors + finish(young, unreachable, on_unreachable)),
+        Ok(Ok(survivors)) => {
+            return Ok(survivors + finish(young, unreachable, codes, on_unreachable));
+        }
         Ok(Err(message)) => GraphFailure::OverVisited(message),
         Err(payload) => GraphFailure::Panicked(payload),
     };
@@ -76,9 +112,18 @@ pub(crate) fn deduce_unreachable(
     unreachable.append_to(young);
     for_each(young, |node| {
         // SAFETY: objects on a list are live.
-        unsafe { node.as_ref() }.clear(flag::COLLECTING | flag::REACHABLE | flag::VISITED);
+        unsafe { node.as_ref() }.leave_graph_pass(codes.restore);
     });
     Err(failure)
+}
+
+/// Gives every object of `list` the code `code` (the list is about to join
+/// the list that code stands for).
+pub(crate) fn set_codes(list: &ListHead, code: u32) {
+    for_each(list, |node| {
+        // SAFETY: objects on a list are live.
+        unsafe { node.as_ref() }.set_code(code);
+    });
 }
 
 /// Calls `f` on every object of `list`. `f` must not change the list.
@@ -93,7 +138,7 @@ fn for_each(list: &ListHead, mut f: impl FnMut(NonNull<TrackedHeader>)) {
 }
 
 /// Objects ahead of the cursor that the list walks ask the cache for.
-const PREFETCH_DISTANCE: usize = 8;
+const PREFETCH_DISTANCE: usize = 24;
 
 /// A list walk is a chain of dependent loads, which the CPU cannot run
 /// ahead of. Lists stay in allocation order (see `mark_reachable`), and the
@@ -117,17 +162,21 @@ fn prefetch_ahead(node: NonNull<TrackedHeader>, next: Option<NonNull<TrackedHead
     let _ = (node, next, PREFETCH_DISTANCE);
 }
 
-fn update_refs(list: &ListHead, handles_held: u32) {
-    for_each(list, |node| {
-        // SAFETY: objects on a list are live.
-        let (h, strong) = unsafe { (node.as_ref(), TrackedHeader::header(node).strong()) };
-        debug_assert!(
-            strong >= handles_held,
-            "a listed object has fewer strong handles than the collector holds"
-        );
-        h.set_gc_refs(strong - handles_held);
-        h.set(flag::COLLECTING);
-    });
+/// Whether `node` has strong handles beyond the `held` ones of the
+/// collector and the internal references counted by `subtract_refs`.
+///
+/// # Safety
+///
+/// `node` is live.
+#[inline]
+unsafe fn has_external_refs(node: NonNull<TrackedHeader>, held: u32) -> bool {
+    // SAFETY: caller's contract.
+    let (h, strong) = unsafe { (node.as_ref(), TrackedHeader::header(node).strong()) };
+    debug_assert!(
+        strong >= held,
+        "a listed object has fewer strong handles than the collector holds"
+    );
+    strong.saturating_sub(held) > h.internal_refs()
 }
 
 /// Traces one object with `tracer`.
@@ -144,8 +193,13 @@ unsafe fn trace_object(node: NonNull<TrackedHeader>, tracer: &mut Tracer) {
     unsafe { (vtable.trace)(TrackedHeader::boxed(node), tracer) };
 }
 
-fn subtract_refs(list: &ListHead) -> Result<(), String> {
-    let mut tracer = Tracer::new(TraceAction::SubtractRefs, core::ptr::null_mut());
+fn subtract_refs(list: &ListHead, members: u32, held: u32) -> Result<(), String> {
+    let mut tracer = Tracer::new(
+        TraceAction::SubtractRefs,
+        members,
+        held,
+        core::ptr::null_mut(),
+    );
     for_each(list, |node| {
         // SAFETY: listed objects are live with intact values; tracing in
         // this mode does not change the list.
@@ -155,18 +209,24 @@ fn subtract_refs(list: &ListHead) -> Result<(), String> {
         None => Ok(()),
         Some(type_name) => Err(format!(
             "pygc trace verifier: the Trace impl of `{}` visits more Gc edges than it owns \
-             (an object's gc_refs went below 0); the collection was aborted before freeing \
+             (an object got more internal references than strong handles); the collection was aborted before freeing \
              anything. Visit each owned Gc exactly once, or use #[derive(Trace)].",
             type_name()
         )),
     }
 }
 
-/// The walk of step 3: traces the reachable objects of `young` (moving
+/// The walk of step 2: traces the reachable objects of `young` (moving
 /// those it cannot yet prove reachable to `unreachable`) and returns how
 /// many it found reachable in place.
-fn mark_reachable(young: &ListHead, unreachable: &ListHead, stack: &mut MarkStack) -> usize {
-    let mut tracer = Tracer::new(TraceAction::MarkReachable, stack);
+fn mark_reachable(
+    young: &ListHead,
+    unreachable: &ListHead,
+    codes: SetCodes,
+    held: u32,
+    stack: &mut MarkStack,
+) -> usize {
+    let mut tracer = Tracer::new(TraceAction::MarkReachable, codes.members, held, stack);
     let mut survivors = 0;
     let mut cur = young.first();
     while let Some(node) = cur {
@@ -177,17 +237,18 @@ fn mark_reachable(young: &ListHead, unreachable: &ListHead, stack: &mut MarkStac
             prefetch_ahead(node, cur);
             let h = node.as_ref();
             h.set(flag::VISITED);
-            if h.has(flag::REACHABLE) || h.gc_refs() > 0 {
+            if h.has(flag::REACHABLE) || has_external_refs(node, held) {
                 h.set(flag::REACHABLE);
                 trace_object(node, &mut tracer);
-                // Done with it: later edges to it need no attention.
-                h.clear(flag::REACHABLE | flag::VISITED | flag::COLLECTING);
+                // Done with it: its new code takes it out of the set, so
+                // later edges to it need no attention.
+                h.leave_graph_pass(codes.survivor);
                 survivors += 1;
                 // Objects marked after the walk passed them: they sit on
                 // `unreachable` and keep `REACHABLE` for `finish`.
                 while let Some(passed) = (*tracer.stack).pop() {
                     trace_object(passed, &mut tracer);
-                    passed.as_ref().clear(flag::COLLECTING);
+                    passed.as_ref().set_code(codes.survivor);
                 }
             } else {
                 list::unlink(node);
@@ -198,12 +259,14 @@ fn mark_reachable(young: &ListHead, unreachable: &ListHead, stack: &mut MarkStac
     survivors
 }
 
-/// Step 4: moves the objects of `unreachable` marked reachable back to
-/// `young` (keeping their order) and clears every mark; calls
-/// `on_unreachable` on each object that stays. Returns how many moved back.
+/// Step 3: moves the objects of `unreachable` marked reachable back to
+/// `young` (keeping their order) and clears every mark; gives the others
+/// `codes.unreachable` and calls `on_unreachable` on each. Returns how many
+/// moved back.
 fn finish(
     young: &ListHead,
     unreachable: &ListHead,
+    codes: SetCodes,
     mut on_unreachable: impl FnMut(NonNull<TrackedHeader>),
 ) -> usize {
     let mut revived = 0;
@@ -216,12 +279,12 @@ fn finish(
             prefetch_ahead(node, cur);
             let h = node.as_ref();
             if h.has(flag::REACHABLE) {
-                h.clear(flag::REACHABLE | flag::VISITED | flag::COLLECTING);
+                h.leave_graph_pass(codes.survivor);
                 list::unlink(node);
                 young.push_back(node);
                 revived += 1;
             } else {
-                h.clear(flag::VISITED | flag::COLLECTING);
+                h.leave_graph_pass(codes.unreachable);
                 on_unreachable(node);
             }
         }
@@ -235,16 +298,20 @@ pub(crate) fn visit_edge(tracer: &mut Tracer, node: NonNull<TrackedHeader>) {
     // SAFETY: the edge comes from a `Gc` the traced value owns, which keeps
     // the referent's memory alive.
     let h = unsafe { node.as_ref() };
-    if !h.has(flag::COLLECTING) {
+    if !h.is_member(tracer.members) {
         return; // outside the set examined: an external reference
     }
     match tracer.action {
-        TraceAction::SubtractRefs => match h.gc_refs() {
-            0 => {
+        TraceAction::SubtractRefs => {
+            let internal = h.internal_refs() + 1;
+            // SAFETY: as above, the referent is live.
+            let strong = unsafe { TrackedHeader::header(node) }.strong();
+            if internal > strong.saturating_sub(tracer.held) {
                 tracer.over_visited.get_or_insert(tracer.tracing);
+            } else {
+                h.set_internal_refs(internal);
             }
-            refs => h.set_gc_refs(refs - 1),
-        },
+        }
         TraceAction::MarkReachable => {
             if !h.has(flag::REACHABLE) {
                 h.set(flag::REACHABLE);

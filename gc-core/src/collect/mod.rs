@@ -20,10 +20,10 @@ use core::panic::AssertUnwindSafe;
 use std::panic::{catch_unwind, resume_unwind};
 
 use crate::callbacks::{CollectInfo, CollectPhase};
-use crate::header::TrackedHeader;
+use crate::header::{TrackedHeader, code};
 use crate::heap::{GENERATIONS, Heap};
 use crate::stats::GenerationStats;
-use cycle::GraphFailure;
+use cycle::{GraphFailure, SetCodes};
 
 /// Mark-stack capacity (entries) kept between collections.
 const MARK_STACK_KEEP: usize = 1 << 16;
@@ -176,12 +176,20 @@ impl Heap {
     ) -> Result<usize, GraphFailure> {
         let young = &self.generations[generation];
         let old = &self.generations[(generation + 1).min(GENERATIONS - 1)];
+        let codes = self.codes_for(generation);
         // Each unreachable object gets the collector's temporary strong
         // handle as it is found (step 0 of `unreachable`).
-        let survivors = cycle::deduce_unreachable(young, &self.unreachable, 0, stack, |node| {
-            // SAFETY: listed objects are live.
-            unsafe { TrackedHeader::header(node) }.inc_strong();
-        })?;
+        let survivors =
+            cycle::deduce_unreachable(young, &self.unreachable, 0, codes, stack, |node| {
+                // SAFETY: listed objects are live.
+                unsafe { TrackedHeader::header(node) }.inc_strong();
+            })?;
+        // Generation 2's survivors took the other old code.
+        self.old_code.set(if generation == GENERATIONS - 1 {
+            codes.survivor
+        } else {
+            self.old_code.get()
+        });
 
         // Survivors move to the next generation.
         if generation + 1 < GENERATIONS {
@@ -194,12 +202,45 @@ impl Heap {
             self.long_lived_pending.set(0);
             self.long_lived_total.set(survivors);
         }
-        Ok(unreachable::handle_unreachable(self, old, stack, panic))
+        Ok(unreachable::handle_unreachable(
+            self,
+            old,
+            codes.survivor,
+            stack,
+            panic,
+        ))
+    }
+
+    /// The codes of a collection of `generation`: its set holds the codes
+    /// of generations `0..=generation`; survivors take the code of the next
+    /// generation (for generation 2, its other code).
+    fn codes_for(&self, generation: usize) -> SetCodes {
+        let old = self.old_code.get();
+        let (members, survivor, restore) = match generation {
+            0 => (code::set(code::GEN0), code::GEN1, code::GEN0),
+            1 => (
+                code::set(code::GEN0) | code::set(code::GEN1),
+                old,
+                code::GEN1,
+            ),
+            _ => (
+                code::set(code::GEN0) | code::set(code::GEN1) | code::set(old),
+                code::other_old(old),
+                old,
+            ),
+        };
+        SetCodes {
+            members,
+            survivor,
+            unreachable: code::UNREACHABLE,
+            restore,
+        }
     }
 
     /// `freeze()`: every tracked object moves to the permanent generation.
     pub(crate) fn freeze(&self) {
         for generation in &self.generations {
+            cycle::set_codes(generation, code::PERMANENT);
             generation.append_to(&self.permanent);
         }
         for count in &self.counts {
@@ -209,6 +250,7 @@ impl Heap {
 
     /// `unfreeze()`: the permanent generation goes back into the oldest one.
     pub(crate) fn unfreeze(&self) {
+        cycle::set_codes(&self.permanent, self.old_code.get());
         self.permanent.append_to(&self.generations[GENERATIONS - 1]);
     }
 }

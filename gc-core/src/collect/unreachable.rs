@@ -27,18 +27,20 @@
 //! moved to its own lists, which it pops one at a time: no cursor into a
 //! list user code can change is ever kept.
 
-use crate::collect::cycle::{self, GraphFailure, MarkStack};
+use crate::collect::cycle::{self, GraphFailure, MarkStack, SetCodes};
 use crate::collect::{Panic, guarded, record};
-use crate::header::{TrackedHeader, flag};
+use crate::header::{TrackedHeader, code, flag};
 use crate::heap::Heap;
 use crate::list::ListHead;
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
-/// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`.
-/// Returns the number of objects found unreachable and not resurrected.
+/// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`,
+/// whose objects carry code `old_code`. Returns the number of objects found
+/// unreachable and not resurrected.
 pub(crate) fn handle_unreachable(
     heap: &Heap,
     old: &ListHead,
+    old_code: u32,
     stack: &mut MarkStack,
     panic: &mut Panic,
 ) -> usize {
@@ -68,7 +70,13 @@ pub(crate) fn handle_unreachable(
     // 2. Re-check: `pending` keeps the resurrected, `unreachable` gets the
     // rest, and 3. their weak references are cleared as they are found.
     let mut garbage = 0;
-    let recheck = cycle::deduce_unreachable(pending, unreachable, 1, stack, |node| {
+    let codes = SetCodes {
+        members: code::set(code::UNREACHABLE),
+        survivor: old_code,
+        unreachable: code::DEAD,
+        restore: old_code,
+    };
+    let recheck = cycle::deduce_unreachable(pending, unreachable, 1, codes, stack, |node| {
         // SAFETY: held objects are live.
         unsafe { node.as_ref() }.set(flag::WEAK_CLEARED);
         garbage += 1;
