@@ -79,6 +79,18 @@ impl ListHead {
         }
     }
 
+    /// The last object, if any.
+    #[inline]
+    pub(crate) fn last(&self) -> Option<NonNull<TrackedHeader>> {
+        let prev = self.links.prev.get();
+        if prev == self.as_links() {
+            None
+        } else {
+            // SAFETY: as in `first`.
+            Some(unsafe { NonNull::new_unchecked(prev.cast()) })
+        }
+    }
+
     /// Removes and returns the first object (left unlinked).
     #[inline]
     pub(crate) fn pop_first(&self) -> Option<NonNull<TrackedHeader>> {
@@ -114,6 +126,29 @@ impl ListHead {
         }
     }
 
+    /// Prepends an unlinked object at the head.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push_back`](Self::push_back).
+    #[inline]
+    pub(crate) unsafe fn push_front(&self, node: NonNull<TrackedHeader>) {
+        // SAFETY: as in `push_back`, mirrored.
+        unsafe {
+            let np = node.as_ptr().cast::<Links>();
+            debug_assert!(
+                !(*np).is_linked(),
+                "push_front of an object already on a list"
+            );
+            let head = self.as_links();
+            let first = (*head).next.get();
+            (*np).next.set(first);
+            (*np).prev.set(head);
+            (*first).prev.set(np);
+            (*head).next.set(np);
+        }
+    }
+
     /// Moves every object of `self` to the tail of `to`, leaving `self`
     /// empty (CPython's `gc_list_merge`).
     pub(crate) fn append_to(&self, to: &ListHead) {
@@ -132,6 +167,32 @@ impl ListHead {
             (*first).prev.set(tail);
             (*last).next.set(dst);
             (*dst).prev.set(last);
+        }
+        self.init();
+    }
+
+    /// Empties the list, handing each object to `f` already marked as on
+    /// no list, so `f` may free it. Touches no neighbour: cheaper than
+    /// popping each object.
+    ///
+    /// # Safety
+    ///
+    /// The list's objects are live; `f` does not panic and neither links
+    /// nor unlinks anything on this list (the ring is abandoned as it goes).
+    pub(crate) unsafe fn drain_unlinked(&self, mut f: impl FnMut(NonNull<TrackedHeader>)) {
+        let head = self.as_links();
+        // SAFETY: the ring consists of live nodes (caller's contract); each
+        // node's successor is read before `f` may free the node, and `f`
+        // leaves the rest of the ring alone.
+        unsafe {
+            let mut cur = (*head).next.get();
+            while cur != head {
+                let next = (*cur).next.get();
+                (*cur).prev.set(ptr::null_mut());
+                (*cur).next.set(ptr::null_mut());
+                f(NonNull::new_unchecked(cur.cast()));
+                cur = next;
+            }
         }
         self.init();
     }
@@ -173,6 +234,26 @@ pub(crate) unsafe fn unlink(node: NonNull<TrackedHeader>) {
         (*next).prev.set(prev);
         (*n).prev.set(ptr::null_mut());
         (*n).next.set(ptr::null_mut());
+    }
+}
+
+/// The object before `node` on its list, or `None` at the head.
+///
+/// # Safety
+///
+/// `node` must be linked on `list`, and both must be live.
+#[inline]
+pub(crate) unsafe fn prev_in(
+    list: &ListHead,
+    node: NonNull<TrackedHeader>,
+) -> Option<NonNull<TrackedHeader>> {
+    // SAFETY: caller's contract.
+    let prev = unsafe { (*node.as_ptr().cast::<Links>()).prev.get() };
+    if prev == list.as_links() {
+        None
+    } else {
+        // SAFETY: non-head ring nodes are `TrackedHeader`s.
+        Some(unsafe { NonNull::new_unchecked(prev.cast()) })
     }
 }
 

@@ -137,6 +137,11 @@ pub struct Tracer {
     pub(crate) stack: *mut Vec<NonNull<TrackedHeader>>,
     /// Type name of the object being traced (for the trace verifier).
     pub(crate) tracing: fn() -> &'static str,
+    /// Address of the object being traced.
+    pub(crate) tracing_addr: usize,
+    /// Internal edges found by `SubtractRefs` pointing to higher addresses
+    /// minus those pointing to lower ones (see `mark_reachable`).
+    pub(crate) edge_balance: isize,
     /// Set when a `trace` visited an edge more often than the referent has
     /// strong handles: the offending type's name.
     pub(crate) over_visited: Option<fn() -> &'static str>,
@@ -156,6 +161,8 @@ impl Tracer {
             held,
             stack,
             tracing: || "",
+            tracing_addr: 0,
+            edge_balance: 0,
             over_visited: None,
             _not_send: PhantomData,
         }

@@ -26,7 +26,9 @@
 //!    that scrambles the list, and every later pass jumps around memory.
 //!    pygc traces such objects from an explicit stack instead (each pushed
 //!    at most once, so the stack never holds more than the set) — no
-//!    recursion, whatever the shape or depth of the graph. An object the
+//!    recursion, whatever the shape or depth of the graph. The walk goes
+//!    the way most edges of the set point (see `mark_reachable`), so a
+//!    graph built bottom-up moves as little as one linked top-down. An object the
 //!    walk is done with takes the code of the list it is going to, which
 //!    takes it out of the set: later edges to it are ignored.
 //! 3. `finish`: one pass over the (tentatively) unreachable list moves the
@@ -45,7 +47,7 @@ use core::ptr::NonNull;
 use std::panic::catch_unwind;
 
 use crate::header::{TrackedHeader, flag};
-use crate::list::{self, ListHead, next_in};
+use crate::list::{self, ListHead, next_in, prev_in};
 use crate::trace::{TraceAction, Tracer};
 
 /// The mark stack, kept by the heap between collections.
@@ -91,12 +93,18 @@ pub(crate) fn deduce_unreachable(
     on_unreachable: impl FnMut(NonNull<TrackedHeader>),
 ) -> Result<usize, GraphFailure> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        subtract_refs(young, codes.members, handles_held)?;
+        let edge_balance = subtract_refs(young, codes.members, handles_held)?;
+        let walk = if edge_balance < 0 {
+            Walk::Backward
+        } else {
+            Walk::Forward
+        };
         Ok(mark_reachable(
             young,
             unreachable,
             codes,
             handles_held,
+            walk,
             stack,
         ))
     }));
@@ -189,11 +197,14 @@ unsafe fn trace_object(node: NonNull<TrackedHeader>, tracer: &mut Tracer) {
     // SAFETY: caller's contract.
     let vtable = unsafe { node.as_ref().vtable };
     tracer.tracing = vtable.type_name;
+    tracer.tracing_addr = node.as_ptr().addr();
     // SAFETY: value intact (caller).
     unsafe { (vtable.trace)(TrackedHeader::boxed(node), tracer) };
 }
 
-fn subtract_refs(list: &ListHead, members: u32, held: u32) -> Result<(), String> {
+/// Step 1. Returns the edge balance of the set: internal edges to higher
+/// addresses minus those to lower ones.
+fn subtract_refs(list: &ListHead, members: u32, held: u32) -> Result<isize, String> {
     let mut tracer = Tracer::new(
         TraceAction::SubtractRefs,
         members,
@@ -206,7 +217,7 @@ fn subtract_refs(list: &ListHead, members: u32, held: u32) -> Result<(), String>
         unsafe { trace_object(node, &mut tracer) };
     });
     match tracer.over_visited {
-        None => Ok(()),
+        None => Ok(tracer.edge_balance),
         Some(type_name) => Err(format!(
             "pygc trace verifier: the Trace impl of `{}` visits more Gc edges than it owns \
              (an object got more internal references than strong handles); the collection was aborted before freeing \
@@ -216,24 +227,49 @@ fn subtract_refs(list: &ListHead, members: u32, held: u32) -> Result<(), String>
     }
 }
 
+/// Which way `mark_reachable` walks the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Walk {
+    /// From the oldest object to the newest.
+    Forward,
+    /// From the newest object to the oldest.
+    Backward,
+}
+
 /// The walk of step 2: traces the reachable objects of `young` (moving
-/// those it cannot yet prove reachable to `unreachable`) and returns how
-/// many it found reachable in place.
+/// those it cannot yet prove reachable to `unreachable`, keeping their
+/// order) and returns how many it found reachable in place.
+///
+/// The walk is cheapest when it meets referrers before their referents:
+/// then every referent is marked ahead of the walk and nothing moves. Lists
+/// are in allocation order and pools hand out rising addresses, so the
+/// edge balance of step 1 tells which way most edges point: a graph linked
+/// after construction (parents allocated first, the usual Python shape)
+/// points forward; one built bottom-up, children moved into the parent's
+/// constructor (the usual Rust shape), points backward and is walked from
+/// the newest object. A wrong guess costs time only.
 fn mark_reachable(
     young: &ListHead,
     unreachable: &ListHead,
     codes: SetCodes,
     held: u32,
+    walk: Walk,
     stack: &mut MarkStack,
 ) -> usize {
     let mut tracer = Tracer::new(TraceAction::MarkReachable, codes.members, held, stack);
     let mut survivors = 0;
-    let mut cur = young.first();
+    let mut cur = match walk {
+        Walk::Forward => young.first(),
+        Walk::Backward => young.last(),
+    };
     while let Some(node) = cur {
         // SAFETY: `node` is a live object on `young`; we step past it before
         // it may move. Tracing only sets flags and pushes on the stack.
         unsafe {
-            cur = next_in(young, node);
+            cur = match walk {
+                Walk::Forward => next_in(young, node),
+                Walk::Backward => prev_in(young, node),
+            };
             prefetch_ahead(node, cur);
             let h = node.as_ref();
             h.set(flag::VISITED);
@@ -252,7 +288,10 @@ fn mark_reachable(
                 }
             } else {
                 list::unlink(node);
-                unreachable.push_back(node);
+                match walk {
+                    Walk::Forward => unreachable.push_back(node),
+                    Walk::Backward => unreachable.push_front(node),
+                }
             }
         }
     }
@@ -303,6 +342,11 @@ pub(crate) fn visit_edge(tracer: &mut Tracer, node: NonNull<TrackedHeader>) {
     }
     match tracer.action {
         TraceAction::SubtractRefs => {
+            tracer.edge_balance += if node.as_ptr().addr() < tracer.tracing_addr {
+                -1
+            } else {
+                1
+            };
             let internal = h.internal_refs() + 1;
             // SAFETY: as above, the referent is live.
             let strong = unsafe { TrackedHeader::header(node) }.strong();

@@ -23,15 +23,20 @@
 //!    counts reach 0. An object still referenced (a `Drop` stored a handle
 //!    somewhere) stays allocated, off every list, until that handle goes.
 //!
-//! User code runs only in steps 1 and 4, and only on objects the collector
-//! moved to its own lists, which it pops one at a time: no cursor into a
-//! list user code can change is ever kept.
+//! User code runs only in steps 1 and 4, and only on objects on the
+//! collector's own lists (`unreachable`, `pending`), which only the
+//! collector links and unlinks. Every object there is held, so user code
+//! can neither free nor move one: those steps walk the lists in place.
+//! Resurrected objects, whose hold goes while user code may run, are popped
+//! one at a time.
+
+use core::ptr::NonNull;
 
 use crate::collect::cycle::{self, GraphFailure, MarkStack, SetCodes};
 use crate::collect::{Panic, guarded, record};
 use crate::header::{TrackedHeader, code, flag};
 use crate::heap::Heap;
-use crate::list::ListHead;
+use crate::list::{ListHead, next_in};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
 /// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`,
@@ -53,9 +58,7 @@ pub(crate) fn handle_unreachable(
     // 0. Hold: `deduce_unreachable` took the temporary handles.
 
     // 1. Finalize.
-    while let Some(node) = unreachable.pop_first() {
-        // SAFETY: held objects are live; `node` was just unlinked.
-        unsafe { pending.push_back(node) };
+    for_each_held(unreachable, |node| {
         // SAFETY: live (held).
         let h = unsafe { node.as_ref() };
         if !h.has(flag::FINALIZED) {
@@ -65,9 +68,9 @@ pub(crate) fn handle_unreachable(
                 (h.vtable.finalize)(TrackedHeader::boxed(node))
             });
         }
-    }
+    });
 
-    // 2. Re-check: `pending` keeps the resurrected, `unreachable` gets the
+    // 2. Re-check: `unreachable` keeps the resurrected, `pending` gets the
     // rest, and 3. their weak references are cleared as they are found.
     let mut garbage = 0;
     let codes = SetCodes {
@@ -76,20 +79,20 @@ pub(crate) fn handle_unreachable(
         unreachable: code::DEAD,
         restore: old_code,
     };
-    let recheck = cycle::deduce_unreachable(pending, unreachable, 1, codes, stack, |node| {
+    let recheck = cycle::deduce_unreachable(unreachable, pending, 1, codes, stack, |node| {
         // SAFETY: held objects are live.
         unsafe { node.as_ref() }.set(flag::WEAK_CLEARED);
         garbage += 1;
     });
     if let Err(failure) = recheck {
-        // Everything is back in `pending`: treat it all as resurrected.
+        // Everything is back in `unreachable`: treat it all as resurrected.
         let payload: Box<dyn core::any::Any + Send> = match failure {
             GraphFailure::OverVisited(message) => Box::new(message),
             GraphFailure::Panicked(payload) => payload,
         };
         record(panic, payload);
     }
-    while let Some(node) = pending.pop_first() {
+    while let Some(node) = unreachable.pop_first() {
         // SAFETY: held and unlinked; it rejoins the old generation, then
         // the temporary handle goes as any other handle would.
         unsafe {
@@ -99,9 +102,7 @@ pub(crate) fn handle_unreachable(
     }
 
     // 4. Drop the values.
-    while let Some(node) = unreachable.pop_first() {
-        // SAFETY: held and unlinked.
-        unsafe { pending.push_back(node) };
+    for_each_held(pending, |node| {
         // SAFETY: live (held).
         let h = unsafe { node.as_ref() };
         h.set(flag::VALUE_DROPPED);
@@ -109,21 +110,37 @@ pub(crate) fn handle_unreachable(
         guarded(panic, || unsafe {
             (h.vtable.drop_value)(TrackedHeader::boxed(node))
         });
-    }
+    });
 
-    // 5. Release.
-    while let Some(node) = pending.pop_first() {
+    // 5. Release. No user code runs here.
+    let release = |node: NonNull<TrackedHeader>| {
         heap.note_tracked_deallocation();
         // SAFETY: held; once the hold is gone at strong 0 the value is
         // already dropped, so only the memory is released. An object with
-        // handles left stays allocated (unlinked) until they go.
+        // handles left stays allocated (on no list) until they go.
         unsafe {
             if TrackedHeader::header(node).dec_strong() == 0 {
                 release_tracked_memory(heap, node);
             }
         }
-    }
+    };
+    // SAFETY: held objects are live; `release` never panics and only frees
+    // memory (the values are dropped already), never touching `pending`.
+    unsafe { pending.drain_unlinked(release) };
     garbage
+}
+
+/// Calls `f` on every object of `list`, in place. User code may run in `f`:
+/// that is safe because every object on the collector's lists is held (user
+/// code cannot free it) and only the collector links or unlinks objects of
+/// those lists.
+fn for_each_held(list: &ListHead, mut f: impl FnMut(NonNull<TrackedHeader>)) {
+    let mut cur = list.first();
+    while let Some(node) = cur {
+        // SAFETY: `node` is held and on `list`, which `f` cannot change.
+        cur = unsafe { next_in(list, node) };
+        f(node);
+    }
 }
 
 /// Drops the collector's temporary handle on a resurrected object.

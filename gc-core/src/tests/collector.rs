@@ -207,6 +207,72 @@ fn garbage_reaching_generation_2_at_any_point_is_collected() {
     assert_eq!(collect(), 0);
 }
 
+/// A complete binary tree whose nodes link to their children, built
+/// bottom-up (children allocated first, the edges point backward) or
+/// top-down (the edges point forward); `back_to_root` adds an edge from
+/// the last leaf to the root, making the whole tree one cycle.
+fn binary_tree(base: usize, depth: u32, bottom_up: bool, back_to_root: bool) -> Gc<Node> {
+    let mut next_id = base;
+    let mut leaves = Vec::new();
+    fn build(
+        depth: u32,
+        bottom_up: bool,
+        next_id: &mut usize,
+        leaves: &mut Vec<Gc<Node>>,
+    ) -> Gc<Node> {
+        let fresh = |id: &mut usize| {
+            *id += 1;
+            Node::new(*id - 1)
+        };
+        let node = if bottom_up {
+            None
+        } else {
+            Some(fresh(next_id))
+        };
+        let children: Vec<_> = (0..if depth > 1 { 2 } else { 0 })
+            .map(|_| build(depth - 1, bottom_up, next_id, leaves))
+            .collect();
+        let node = node.unwrap_or_else(|| fresh(next_id));
+        for child in &children {
+            node.link(child);
+        }
+        if children.is_empty() {
+            leaves.push(node.clone());
+        }
+        node
+    }
+    let root = build(depth, bottom_up, &mut next_id, &mut leaves);
+    if back_to_root {
+        leaves[leaves.len() - 1].link(&root);
+    }
+    root
+}
+
+/// `mark_reachable` walks the list the way most edges point; either way it
+/// must find the same unreachable set, with a cycle through the whole graph
+/// and an external root in the middle of the list.
+#[test]
+fn graphs_built_bottom_up_or_top_down_collect_alike() {
+    reset();
+    for bottom_up in [false, true] {
+        let live = binary_tree(0, 8, bottom_up, true);
+        let dead = binary_tree(1000, 8, bottom_up, true);
+        // An external root on an inner node of a garbage-looking tree.
+        let held_subtree = binary_tree(2000, 6, bottom_up, true);
+        let inner = held_subtree.edges.borrow()[1].clone();
+        drop(held_subtree);
+        drop(dead);
+        assert_eq!(collect(), 255, "bottom_up = {bottom_up}");
+        assert_eq!(take_dropped(), (1000..1255).collect::<Vec<_>>());
+        drop(inner);
+        assert_eq!(collect(), 63, "bottom_up = {bottom_up}");
+        assert_eq!(take_dropped(), (2000..2063).collect::<Vec<_>>());
+        drop(live);
+        assert_eq!(collect(), 255, "bottom_up = {bottom_up}");
+        assert_eq!(take_dropped(), (0..255).collect::<Vec<_>>());
+    }
+}
+
 #[test]
 fn frozen_objects_freed_by_refcount() {
     reset();
