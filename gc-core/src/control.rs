@@ -4,6 +4,7 @@
 use core::marker::PhantomData;
 
 use crate::callbacks::{CallbackId, CollectInfo, CollectPhase};
+use crate::collect::Scan;
 use crate::heap::{GENERATIONS, heap};
 use crate::stats::{GenerationStats, HeapStats};
 
@@ -39,7 +40,7 @@ use crate::stats::{GenerationStats, HeapStats};
 /// assert_eq!(collect(), 0); // nothing left the second time
 /// ```
 pub fn collect() -> usize {
-    heap().collect_with_callbacks(GENERATIONS - 1)
+    heap().collect_with_callbacks(GENERATIONS - 1, Scan::Always)
 }
 
 /// Collects generations `0..=generation`, like `gc.collect(generation)`.
@@ -59,7 +60,7 @@ pub fn collect_generation(generation: usize) -> usize {
         generation < GENERATIONS,
         "invalid generation {generation}: pygc has generations 0, 1 and 2"
     );
-    heap().collect_with_callbacks(generation)
+    heap().collect_with_callbacks(generation, Scan::Always)
 }
 
 /// Re-enables automatic collection (`gc.enable()`). Never collects itself.

@@ -196,7 +196,8 @@ impl<T: Trace + 'static> Gc<T> {
             let node = Gc::tracked_header(&this);
             // SAFETY: the object is live; leaving its list is always allowed.
             unsafe { list::unlink(node) };
-            heap().note_tracked_deallocation();
+            // SAFETY: the object is live.
+            heap().note_tracked_deallocation(unsafe { node.as_ref() });
         }
         // SAFETY: the strong count is now 0, so the value is moved out
         // exactly once and nobody reads it again (upgrades fail).
@@ -429,6 +430,14 @@ impl<T: ?Sized + Trace + 'static> Drop for Gc<T> {
         if self.header().dec_strong() == 0 {
             // SAFETY: this was the last strong handle.
             unsafe { release::last_strong_dropped(self.ptr) };
+        } else if T::MAY_CONTAIN_GC {
+            // SAFETY: tracked objects carry a prefix; the object is live
+            // (strong count above 0).
+            let node = unsafe { Gc::tracked_header(self).as_ref() };
+            if !node.has(flag::CANDIDATE) {
+                // Possibly the last reference from outside a cycle.
+                heap().note_candidate(node);
+            }
         }
     }
 }

@@ -74,6 +74,10 @@ pub(crate) mod flag {
     pub(crate) const VALUE_DROPPED: u32 = 1 << 4;
     /// The mark phase's list walk has passed this object.
     pub(crate) const VISITED: u32 = 1 << 5;
+    /// The strong count went down without reaching 0 since the last full
+    /// collection examined the object: it may be part of a garbage cycle
+    /// (see `collect::candidates`).
+    pub(crate) const CANDIDATE: u32 = 1 << 6;
 }
 
 /// Which list a tracked object is on, kept in bits [`SHIFT`]`..` of its
@@ -90,6 +94,8 @@ pub(crate) mod code {
     pub(crate) const SHIFT: u32 = 8;
     /// The code's bits in the flags.
     pub(crate) const MASK: u32 = 0b111 << SHIFT;
+    /// Number of codes (3 bits).
+    pub(crate) const COUNT: u32 = 8;
     /// Generation 0. Zero, so a fresh header is in generation 0.
     pub(crate) const GEN0: u32 = 0;
     /// Generation 1.
@@ -266,10 +272,11 @@ impl TrackedHeader {
     }
 
     /// Ends the object's part in a graph pass in one store: clears the
-    /// mark flags and the internal count and gives it `code`.
+    /// mark flags, the flags in `clear` and the internal count, and gives
+    /// it `code`.
     #[inline]
-    pub(crate) fn leave_graph_pass(&self, code: u32) {
-        let kept = self.flags.get() & !(flag::REACHABLE | flag::VISITED | code::MASK);
+    pub(crate) fn leave_graph_pass(&self, code: u32, clear: u32) {
+        let kept = self.flags.get() & !(flag::REACHABLE | flag::VISITED | code::MASK | clear);
         self.flags.set(kept | (code << code::SHIFT));
         self.internal_refs.set(0);
     }

@@ -47,6 +47,15 @@ pub(crate) struct Heap {
     /// The code generation 2's objects carry (it alternates between full
     /// collections, see [`code`](crate::header::code)).
     pub(crate) old_code: Cell<u32>,
+    /// Objects on generation 2's list (those with code `old_code`).
+    pub(crate) old_len: Cell<usize>,
+    /// Candidates flagged, per code of the list they were on (upper
+    /// bounds, see `collect::candidates`).
+    pub(crate) candidates: [Cell<usize>; crate::header::code::COUNT as usize],
+    /// Tests: automatic collections that could skip their graph passes
+    /// run them and assert they find nothing.
+    #[cfg(test)]
+    pub(crate) audit_skips: Cell<bool>,
     pub(crate) long_lived_pending: Cell<usize>,
     pub(crate) stats: [Cell<GenerationStats>; GENERATIONS],
     pub(crate) callbacks: Callbacks,
@@ -108,6 +117,10 @@ impl Heap {
             collecting: Cell::new(false),
             long_lived_total: Cell::new(0),
             old_code: Cell::new(crate::header::code::OLD_A),
+            old_len: Cell::new(0),
+            candidates: Default::default(),
+            #[cfg(test)]
+            audit_skips: Cell::new(false),
             long_lived_pending: Cell::new(0),
             stats: Default::default(),
             callbacks: Callbacks::new(),

@@ -155,7 +155,7 @@ unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBo
     // code runs.
     // SAFETY: live object; unlinking is O(1) and always allowed.
     unsafe { list::unlink(node) };
-    heap.note_tracked_deallocation();
+    heap.note_tracked_deallocation(h);
     // SAFETY: strong count 0: the value is intact and nobody else can reach
     // it, so it is finalized (once) and dropped exactly once.
     unsafe {
@@ -195,7 +195,7 @@ pub(crate) unsafe fn tracked_last_strong_dropped(node: NonNull<TrackedHeader>) {
     // finalizer or by a `Drop` never sees this dying object.
     // SAFETY: live object; unlinking is O(1) and always allowed.
     unsafe { list::unlink(node) };
-    heap.note_tracked_deallocation();
+    heap.note_tracked_deallocation(h);
     if !h.has(flag::FINALIZED) {
         h.set(flag::FINALIZED);
         // SAFETY: the value is intact; strong 0 means the finalizer cannot

@@ -42,11 +42,16 @@
 //! obtain and release an arena on every iteration (CPython bpo-37257).
 //! Because a wholly free arena sorts last, at most one spare exists.
 //! [`Arenas::release_free`] returns the spare too (thread teardown).
+//!
+//! "Back to the system" means [retired](super::retired): the kernel may
+//! reclaim the pages at any time, and a later arena reuses the memory
+//! without faulting it in again if it has not.
 
 use core::alloc::Layout;
 use core::ptr;
 
 use super::pool::{PoolHeader, pool_of};
+use super::retired::Retired;
 use super::size_class::{ALIGNMENT, ARENA_SIZE, POOL_SIZE, POOLS_PER_ARENA, round_up};
 
 /// Descriptor of one arena, stored at the end of the arena itself.
@@ -102,6 +107,8 @@ pub(crate) struct Arenas {
     count: usize,
     /// Pools carved and not free, over all arenas.
     pools_in_use: usize,
+    /// Memory of arenas given back, kept for reuse.
+    retired: Retired,
 }
 
 impl Arenas {
@@ -113,12 +120,19 @@ impl Arenas {
             all: ptr::null_mut(),
             count: 0,
             pools_in_use: 0,
+            retired: Retired::new(),
         }
     }
 
     /// Number of arenas held from the system.
     pub(crate) fn count(&self) -> usize {
         self.count
+    }
+
+    /// Number of retired arenas kept for reuse.
+    #[cfg(test)]
+    pub(crate) fn retired_count(&self) -> usize {
+        self.retired.len()
     }
 
     /// Number of pools with at least one allocated block.
@@ -278,7 +292,8 @@ impl Arenas {
         }
     }
 
-    /// Returns every wholly free arena (the spare included) to the system.
+    /// Returns every wholly free arena (the spare included) to the system,
+    /// and the retired arenas to the global allocator.
     pub(crate) fn release_free(&mut self) {
         let mut arena = self.usable;
         while !arena.is_null() {
@@ -293,6 +308,11 @@ impl Arenas {
                 arena = next;
             }
         }
+        self.retired.release_all(|base| {
+            // SAFETY: retired bases are arena allocations made with
+            // ARENA_LAYOUT that nothing uses.
+            unsafe { std::alloc::dealloc(base, ARENA_LAYOUT) }
+        });
     }
 
     /// Returns every arena to the system, whatever it holds.
@@ -311,6 +331,11 @@ impl Arenas {
                 arena = next;
             }
         }
+        self.retired.release_all(|base| {
+            // SAFETY: retired bases are arena allocations made with
+            // ARENA_LAYOUT that nothing uses.
+            unsafe { std::alloc::dealloc(base, ARENA_LAYOUT) }
+        });
         *self = Arenas::new();
     }
 
@@ -332,14 +357,21 @@ impl Arenas {
         }
     }
 
-    /// Obtains a new arena from the system; it goes on the all list only.
+    /// Obtains a new arena (retired memory first, else from the global
+    /// allocator); it goes on the all list only.
     #[cold]
     fn new_arena(&mut self) -> *mut ArenaHeader {
-        // SAFETY: ARENA_LAYOUT has a non-zero size.
-        let base = unsafe { std::alloc::alloc(ARENA_LAYOUT) };
-        if base.is_null() {
-            std::alloc::handle_alloc_error(ARENA_LAYOUT);
-        }
+        let base = match self.retired.take() {
+            Some(base) => base,
+            None => {
+                // SAFETY: ARENA_LAYOUT has a non-zero size.
+                let base = unsafe { std::alloc::alloc(ARENA_LAYOUT) };
+                if base.is_null() {
+                    std::alloc::handle_alloc_error(ARENA_LAYOUT);
+                }
+                base
+            }
+        };
         // SAFETY: the header's bytes are the last ARENA_OVERHEAD of the fresh
         // ARENA_SIZE allocation, suitably aligned (offset multiple of 16);
         // `self.all` is null or a live arena.
@@ -382,7 +414,10 @@ impl Arenas {
                 (*next).prev_all = prev;
             }
             self.count -= 1;
-            std::alloc::dealloc((*arena).base, ARENA_LAYOUT);
+            let base = (*arena).base;
+            if !self.retired.retire(base) {
+                std::alloc::dealloc(base, ARENA_LAYOUT);
+            }
         }
     }
 

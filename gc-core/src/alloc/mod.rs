@@ -37,6 +37,7 @@
 
 mod arena;
 mod pool;
+mod retired;
 mod size_class;
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use super::arena::ARENA_OVERHEAD;
 use super::pool::{POOL_OVERHEAD, pool_of};
-use super::size_class::{NUM_SIZE_CLASSES, POOL_SIZE, POOLS_PER_ARENA, class_size};
+use super::size_class::{ARENA_SIZE, NUM_SIZE_CLASSES, POOL_SIZE, POOLS_PER_ARENA, class_size};
 use super::*;
 
 fn layout(size: usize, align: usize) -> Layout {
@@ -279,6 +279,55 @@ fn spare_arena_prevents_thrashing() {
     free_all(&mut a, blocks, l);
     assert_eq!(a.stats().arenas, 1);
     a.arenas.check_invariants();
+}
+
+/// Wholly free arenas (past the spare) are retired, not handed to the
+/// global allocator: the next arenas reuse their memory, and teardown
+/// releases them.
+#[test]
+fn free_arenas_are_retired_and_reused() {
+    let mut a = Allocator::new();
+    let l = layout(512, 16);
+    let per_arena = arena_capacity(31);
+    let blocks: Vec<_> = (0..4 * per_arena).map(|_| a.allocate(l)).collect();
+    assert_eq!(a.stats().arenas, 4);
+    let mut bases: Vec<_> = blocks
+        .iter()
+        .step_by(per_arena)
+        .map(|&p| arena_of(p).addr())
+        .collect();
+    bases.sort_unstable();
+    free_all(&mut a, blocks, l);
+    let s = a.stats();
+    assert_eq!(s.arenas, 1, "only the spare is held");
+    assert_eq!(
+        s.bytes_reserved, ARENA_SIZE,
+        "retired arenas are not reserved"
+    );
+    assert_eq!(a.arenas.retired_count(), 3);
+    a.arenas.check_invariants();
+
+    let again: Vec<_> = (0..4 * per_arena).map(|_| a.allocate(l)).collect();
+    assert_eq!(
+        a.arenas.retired_count(),
+        0,
+        "retired memory was reused first"
+    );
+    let mut reused: Vec<_> = again
+        .iter()
+        .step_by(per_arena)
+        .map(|&p| arena_of(p).addr())
+        .collect();
+    reused.sort_unstable();
+    assert_eq!(reused, bases, "the same four arenas serve again");
+    for (i, &p) in again.iter().enumerate() {
+        // SAFETY: each block is 512 writable bytes of its own.
+        unsafe { p.as_ptr().write_bytes(i as u8, 512) };
+    }
+    free_all(&mut a, again, l);
+    a.release_free_arenas();
+    assert_eq!(a.stats().arenas, 0);
+    assert_eq!(a.arenas.retired_count(), 0, "teardown releases them");
 }
 
 #[test]

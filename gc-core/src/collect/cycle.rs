@@ -75,6 +75,8 @@ pub(crate) struct SetCodes {
     pub(crate) unreachable: u32,
     /// For every object when the pass fails (all are back on the list).
     pub(crate) restore: u32,
+    /// Flags cleared on every object when the pass succeeds.
+    pub(crate) clear: u32,
 }
 
 /// Moves the objects of `young` that nothing outside `young` references to
@@ -120,18 +122,21 @@ pub(crate) fn deduce_unreachable(
     unreachable.append_to(young);
     for_each(young, |node| {
         // SAFETY: objects on a list are live.
-        unsafe { node.as_ref() }.leave_graph_pass(codes.restore);
+        unsafe { node.as_ref() }.leave_graph_pass(codes.restore, 0);
     });
     Err(failure)
 }
 
 /// Gives every object of `list` the code `code` (the list is about to join
-/// the list that code stands for).
-pub(crate) fn set_codes(list: &ListHead, code: u32) {
+/// the list that code stands for) and returns how many there are.
+pub(crate) fn set_codes(list: &ListHead, code: u32) -> usize {
+    let mut count = 0;
     for_each(list, |node| {
         // SAFETY: objects on a list are live.
         unsafe { node.as_ref() }.set_code(code);
+        count += 1;
     });
+    count
 }
 
 /// Calls `f` on every object of `list`. `f` must not change the list.
@@ -278,7 +283,7 @@ fn mark_reachable(
                 trace_object(node, &mut tracer);
                 // Done with it: its new code takes it out of the set, so
                 // later edges to it need no attention.
-                h.leave_graph_pass(codes.survivor);
+                h.leave_graph_pass(codes.survivor, codes.clear);
                 survivors += 1;
                 // Objects marked after the walk passed them: they sit on
                 // `unreachable` and keep `REACHABLE` for `finish`.
@@ -318,12 +323,12 @@ fn finish(
             prefetch_ahead(node, cur);
             let h = node.as_ref();
             if h.has(flag::REACHABLE) {
-                h.leave_graph_pass(codes.survivor);
+                h.leave_graph_pass(codes.survivor, codes.clear);
                 list::unlink(node);
                 young.push_back(node);
                 revived += 1;
             } else {
-                h.leave_graph_pass(codes.unreachable);
+                h.leave_graph_pass(codes.unreachable, codes.clear);
                 on_unreachable(node);
             }
         }

@@ -12,6 +12,7 @@
 //! *unreachable* set to [`unreachable`], which finalizes, re-checks,
 //! clears weak references and drops it.
 
+mod candidates;
 pub(crate) mod cycle;
 mod unreachable;
 
@@ -20,7 +21,7 @@ use core::panic::AssertUnwindSafe;
 use std::panic::{catch_unwind, resume_unwind};
 
 use crate::callbacks::{CollectInfo, CollectPhase};
-use crate::header::{TrackedHeader, code};
+use crate::header::{TrackedHeader, code, flag};
 use crate::heap::{GENERATIONS, Heap};
 use crate::stats::GenerationStats;
 use cycle::{GraphFailure, SetCodes};
@@ -51,6 +52,16 @@ pub(crate) fn record(panic: &mut Panic, payload: Box<dyn Any + Send + 'static>) 
 }
 
 /// Resets `collecting` even when the collection unwinds.
+/// Whether a collection may skip its graph passes when its set holds no
+/// candidate (see [`candidates`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scan {
+    /// Always run them: `collect`, `collect_generation`.
+    Always,
+    /// Skip them when nothing can be unreachable: automatic collections.
+    IfCandidates,
+}
+
 struct CollectingGuard<'a>(&'a Heap);
 
 impl Drop for CollectingGuard<'_> {
@@ -71,11 +82,15 @@ impl Heap {
         }
     }
 
-    /// Counts a tracked object leaving (never below 0).
+    /// Counts tracked object `node` leaving its list for good (generation 0's
+    /// count never goes below 0).
     #[inline]
-    pub(crate) fn note_tracked_deallocation(&self) {
+    pub(crate) fn note_tracked_deallocation(&self, node: &TrackedHeader) {
         let count = self.counts[0].get();
         self.counts[0].set(count.saturating_sub(1));
+        if node.code() == self.old_code.get() {
+            self.old_len.set(self.old_len.get() - 1);
+        }
     }
 
     /// CPython's `gc_collect_generations`: collect the oldest generation
@@ -97,7 +112,7 @@ impl Heap {
                 {
                     continue;
                 }
-                self.collect_with_callbacks(generation);
+                self.collect_with_callbacks(generation, Scan::IfCandidates);
                 return;
             }
         }
@@ -105,7 +120,7 @@ impl Heap {
 
     /// A collection of `0..=generation` with the callbacks around it.
     /// Returns 0 without doing anything when a collection is running.
-    pub(crate) fn collect_with_callbacks(&self, generation: usize) -> usize {
+    pub(crate) fn collect_with_callbacks(&self, generation: usize, scan: Scan) -> usize {
         if self.collecting.get() {
             return 0;
         }
@@ -119,7 +134,7 @@ impl Heap {
         };
         self.callbacks
             .invoke(CollectPhase::Start, &info, &mut panic);
-        let outcome = self.collect_main(generation, &mut panic);
+        let outcome = self.collect_main(generation, scan, &mut panic);
         let collected = *outcome.as_ref().unwrap_or(&0);
         let stats = &self.stats[generation];
         stats.set(GenerationStats {
@@ -142,7 +157,12 @@ impl Heap {
     }
 
     /// CPython's `gc_collect_main`.
-    fn collect_main(&self, generation: usize, panic: &mut Panic) -> Result<usize, GraphFailure> {
+    fn collect_main(
+        &self,
+        generation: usize,
+        scan: Scan,
+        panic: &mut Panic,
+    ) -> Result<usize, GraphFailure> {
         // Update the collection and allocation counters.
         if generation + 1 < GENERATIONS {
             let next = &self.counts[generation + 1];
@@ -151,6 +171,36 @@ impl Heap {
         for count in &self.counts[..=generation] {
             count.set(0);
         }
+        if scan == Scan::IfCandidates && self.candidates_in(self.codes_for(generation).members) == 0
+        {
+            if !self.audits_skips() {
+                self.promote_unscanned(generation);
+                return Ok(0);
+            }
+            let found = self.collect_scanned(generation, panic);
+            if let Ok(n) = found {
+                assert_eq!(
+                    n, 0,
+                    "a collection of generation {generation} skipped for want of candidates \
+                     would have missed {n} unreachable objects"
+                );
+            }
+            return found;
+        }
+        self.collect_scanned(generation, panic)
+    }
+
+    /// Tests can make skippable collections run their graph passes and
+    /// check they find nothing.
+    fn audits_skips(&self) -> bool {
+        #[cfg(test)]
+        return self.audit_skips.get();
+        #[cfg(not(test))]
+        false
+    }
+
+    /// `collect_main` with the graph passes.
+    fn collect_scanned(&self, generation: usize, panic: &mut Panic) -> Result<usize, GraphFailure> {
         // Merge the younger generations into the one being collected.
         let young = &self.generations[generation];
         for younger in &self.generations[..generation] {
@@ -179,26 +229,35 @@ impl Heap {
         let codes = self.codes_for(generation);
         // Each unreachable object gets the collector's temporary strong
         // handle as it is found (step 0 of `unreachable`).
-        let survivors =
+        let deduced =
             cycle::deduce_unreachable(young, &self.unreachable, 0, codes, stack, |node| {
                 // SAFETY: listed objects are live.
                 unsafe { TrackedHeader::header(node) }.inc_strong();
-            })?;
-        // Generation 2's survivors took the other old code.
-        self.old_code.set(if generation == GENERATIONS - 1 {
-            codes.survivor
-        } else {
-            self.old_code.get()
-        });
+            });
+        let survivors = match deduced {
+            Ok(survivors) => survivors,
+            Err(failure) => {
+                if generation == GENERATIONS - 1 {
+                    // The merged young objects stay, relabelled old.
+                    self.old_len.set(young.len());
+                }
+                return Err(failure);
+            }
+        };
+        self.settle_candidates(generation, codes);
 
         // Survivors move to the next generation.
         if generation + 1 < GENERATIONS {
             if generation == GENERATIONS - 2 {
                 self.long_lived_pending
                     .set(self.long_lived_pending.get() + survivors);
+                self.old_len.set(self.old_len.get() + survivors);
             }
             young.append_to(old);
         } else {
+            // Generation 2's survivors took the other old code.
+            self.old_code.set(codes.survivor);
+            self.old_len.set(survivors);
             self.long_lived_pending.set(0);
             self.long_lived_total.set(survivors);
         }
@@ -234,6 +293,12 @@ impl Heap {
             survivor,
             unreachable: code::UNREACHABLE,
             restore,
+            // Only a full collection may clear candidates.
+            clear: if generation == GENERATIONS - 1 {
+                flag::CANDIDATE
+            } else {
+                0
+            },
         }
     }
 
@@ -243,6 +308,12 @@ impl Heap {
             cycle::set_codes(generation, code::PERMANENT);
             generation.append_to(&self.permanent);
         }
+        let old = self.old_code.get();
+        self.move_candidates(
+            code::set(code::GEN0) | code::set(code::GEN1) | code::set(old),
+            code::PERMANENT,
+        );
+        self.old_len.set(0);
         for count in &self.counts {
             count.set(0);
         }
@@ -250,7 +321,10 @@ impl Heap {
 
     /// `unfreeze()`: the permanent generation goes back into the oldest one.
     pub(crate) fn unfreeze(&self) {
-        cycle::set_codes(&self.permanent, self.old_code.get());
+        let old = self.old_code.get();
+        let thawed = cycle::set_codes(&self.permanent, old);
         self.permanent.append_to(&self.generations[GENERATIONS - 1]);
+        self.old_len.set(self.old_len.get() + thawed);
+        self.move_candidates(code::set(code::PERMANENT), old);
     }
 }

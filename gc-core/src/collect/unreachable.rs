@@ -35,7 +35,7 @@ use core::ptr::NonNull;
 use crate::collect::cycle::{self, GraphFailure, MarkStack, SetCodes};
 use crate::collect::{Panic, guarded, record};
 use crate::header::{TrackedHeader, code, flag};
-use crate::heap::Heap;
+use crate::heap::{GENERATIONS, Heap};
 use crate::list::{ListHead, next_in};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
@@ -78,6 +78,7 @@ pub(crate) fn handle_unreachable(
         survivor: old_code,
         unreachable: code::DEAD,
         restore: old_code,
+        clear: 0,
     };
     let recheck = cycle::deduce_unreachable(unreachable, pending, 1, codes, stack, |node| {
         // SAFETY: held objects are live.
@@ -92,7 +93,11 @@ pub(crate) fn handle_unreachable(
         };
         record(panic, payload);
     }
+    let old_is_gen2 = core::ptr::eq(old, &heap.generations[GENERATIONS - 1]);
     while let Some(node) = unreachable.pop_first() {
+        if old_is_gen2 {
+            heap.old_len.set(heap.old_len.get() + 1);
+        }
         // SAFETY: held and unlinked; it rejoins the old generation, then
         // the temporary handle goes as any other handle would.
         unsafe {
@@ -114,7 +119,8 @@ pub(crate) fn handle_unreachable(
 
     // 5. Release. No user code runs here.
     let release = |node: NonNull<TrackedHeader>| {
-        heap.note_tracked_deallocation();
+        // SAFETY: held objects are live.
+        heap.note_tracked_deallocation(unsafe { node.as_ref() });
         // SAFETY: held; once the hold is gone at strong 0 the value is
         // already dropped, so only the memory is released. An object with
         // handles left stays allocated (on no list) until they go.
@@ -127,6 +133,10 @@ pub(crate) fn handle_unreachable(
     // SAFETY: held objects are live; `release` never panics and only frees
     // memory (the values are dropped already), never touching `pending`.
     unsafe { pending.drain_unlinked(release) };
+    // Candidates flagged while user code ran: the resurrected are in `old`
+    // now; the dropped never matter again.
+    heap.move_candidates(code::set(code::UNREACHABLE), old_code);
+    heap.clear_candidates(code::set(code::DEAD));
     garbage
 }
 

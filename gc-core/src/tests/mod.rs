@@ -1,5 +1,6 @@
 //! Unit tests of the core (run under Miri too: sizes shrink under `cfg(miri)`).
 
+mod candidates;
 mod collector;
 mod node;
 mod refcount;

@@ -1,0 +1,117 @@
+//! Automatic collections that provably find nothing skip the graph passes.
+//!
+//! A group of objects becomes cyclic garbage when the last reference from
+//! outside the group goes. In safe Rust that is always a `Gc` dropped while
+//! its object keeps other strong handles: a strong count going down without
+//! reaching 0. (A handle cannot instead be *moved* into the group by code
+//! that reaches the group through that same handle — the borrow checker
+//! forbids moving a borrowed value — and any other path into the group is
+//! itself a reference from outside that has to go later.) This is the
+//! observation Bacon and Rajan's cycle collector is built on: the possible
+//! roots of garbage cycles are the objects decremented to a non-zero count.
+//!
+//! So `Gc::drop` flags such an object a **candidate**, once, and counts it
+//! under the [`code`](crate::header::code) of the list it is on. An *automatic* collection whose
+//! set holds no candidate cannot find anything unreachable: it skips the
+//! graph passes and only promotes the set, relabelling the objects that
+//! change generation. Its result (0), the stats, counts and callbacks are
+//! exactly those of a full pass. Collections asked for by `collect` and
+//! `collect_generation` always run the graph passes, so they stay exact even
+//! for unsafe code that moved a handle through a pointer from `Gc::as_ptr`.
+//!
+//! Flags are cleared only by full collections that ran the graph passes:
+//! then every object of generations 0–2 was examined at once and every
+//! survivor is reachable from outside the heap, so it needs a new drop to
+//! become garbage. A young collection clears nothing: an object it keeps
+//! because an *old* object references it may be garbage together with that
+//! old object, and only its own flag says so.
+//!
+//! The counts are upper bounds: a flagged object freed by refcount is not
+//! uncounted, which only costs running the passes where skipping them was
+//! possible.
+
+use crate::header::{TrackedHeader, code, flag};
+use crate::heap::{GENERATIONS, Heap};
+
+use super::cycle::{self, SetCodes};
+
+impl Heap {
+    /// Flags `node` a candidate. Called by `Gc::drop` when the strong count
+    /// went down without reaching 0 and the flag is not set yet.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn note_candidate(&self, node: &TrackedHeader) {
+        node.set(flag::CANDIDATE);
+        let count = &self.candidates[node.code() as usize];
+        count.set(count.get() + 1);
+    }
+
+    /// Candidates counted under the codes of `members`.
+    pub(super) fn candidates_in(&self, members: u32) -> usize {
+        (0..code::COUNT)
+            .filter(|&c| code::set(c) & members != 0)
+            .map(|c| self.candidates[c as usize].get())
+            .sum()
+    }
+
+    /// Moves the candidate counts of `from` (a union of code sets) to code
+    /// `to`.
+    pub(super) fn move_candidates(&self, from: u32, to: u32) {
+        let moved = self.candidates_in(from & !code::set(to));
+        for c in (0..code::COUNT).filter(|&c| code::set(c) & from & !code::set(to) != 0) {
+            self.candidates[c as usize].set(0);
+        }
+        let count = &self.candidates[to as usize];
+        count.set(count.get() + moved);
+    }
+
+    /// Forgets the candidates of `codes`: their flags were just cleared.
+    pub(super) fn clear_candidates(&self, codes: u32) {
+        for c in (0..code::COUNT).filter(|&c| code::set(c) & codes != 0) {
+            self.candidates[c as usize].set(0);
+        }
+    }
+
+    /// A collection of `generation` without graph passes (its set holds no
+    /// candidate, so nothing is unreachable): the young generations join the
+    /// next one under its code, with the bookkeeping of a collection that
+    /// found every object reachable.
+    pub(super) fn promote_unscanned(&self, generation: usize) {
+        let target = (generation + 1).min(GENERATIONS - 1);
+        let target_code = if target == 1 {
+            code::GEN1
+        } else {
+            self.old_code.get()
+        };
+        let mut moved = 0;
+        for list in &self.generations[..=generation] {
+            if core::ptr::eq(list, &self.generations[target]) {
+                continue;
+            }
+            moved += cycle::set_codes(list, target_code);
+            list.append_to(&self.generations[target]);
+        }
+        if target == GENERATIONS - 1 {
+            self.old_len.set(self.old_len.get() + moved);
+        }
+        if generation == GENERATIONS - 2 {
+            self.long_lived_pending
+                .set(self.long_lived_pending.get() + moved);
+        } else if generation == GENERATIONS - 1 {
+            self.long_lived_pending.set(0);
+            self.long_lived_total.set(self.old_len.get());
+        }
+    }
+
+    /// Candidate bookkeeping once the graph passes of a collection with
+    /// `codes` are done (before any user code runs): a full collection
+    /// cleared every flag of its set; a young one moves the counts along
+    /// with the survivors.
+    pub(super) fn settle_candidates(&self, generation: usize, codes: SetCodes) {
+        if generation == GENERATIONS - 1 {
+            self.clear_candidates(codes.members | code::set(codes.survivor));
+        } else {
+            self.move_candidates(codes.members, codes.survivor);
+        }
+    }
+}

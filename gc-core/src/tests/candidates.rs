@@ -1,0 +1,336 @@
+//! Automatic collections skipping their graph passes when no object of
+//! their set lost a strong handle (`collect::candidates`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+
+use crate::header::{TrackedHeader, code, flag};
+use crate::heap::heap;
+use crate::list::{ListHead, next_in};
+use crate::{Gc, Trace, Tracer, collect, collect_generation, freeze, set_threshold, stats};
+
+thread_local! {
+    static TRACES: Cell<usize> = const { Cell::new(0) };
+    static LIVE: RefCell<BTreeSet<usize>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// A node counting the `trace` calls made on any node.
+struct Counted {
+    id: usize,
+    edges: RefCell<Vec<Gc<Counted>>>,
+}
+
+impl Counted {
+    fn new(id: usize) -> Gc<Counted> {
+        LIVE.with(|l| l.borrow_mut().insert(id));
+        Gc::new(Counted {
+            id,
+            edges: RefCell::new(Vec::new()),
+        })
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        LIVE.with(|l| assert!(l.borrow_mut().remove(&self.id), "dropped twice"));
+    }
+}
+
+// SAFETY: visits each owned `Gc` once.
+unsafe impl Trace for Counted {
+    fn trace(&self, tracer: &mut Tracer) {
+        TRACES.with(|t| t.set(t.get() + 1));
+        self.edges.trace(tracer);
+    }
+}
+
+fn live() -> BTreeSet<usize> {
+    LIVE.with(|l| l.borrow().clone())
+}
+
+/// Ids reachable from `roots` through the real graph.
+fn reachable(roots: &[Gc<Counted>]) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<Gc<Counted>> = roots.to_vec();
+    while let Some(node) = stack.pop() {
+        if seen.insert(node.id) {
+            stack.extend(node.edges.borrow().iter().cloned());
+        }
+    }
+    seen
+}
+
+/// Restores the default thresholds and audit mode when a test ends.
+struct Settings;
+
+impl Settings {
+    fn set(thresholds: (usize, usize, usize), audit: bool) -> Settings {
+        collect();
+        set_threshold(thresholds.0, thresholds.1, thresholds.2);
+        heap().audit_skips.set(audit);
+        Settings
+    }
+}
+
+impl Drop for Settings {
+    fn drop(&mut self) {
+        set_threshold(2000, 10, 10);
+        heap().audit_skips.set(false);
+        collect();
+    }
+}
+
+fn list_objects(list: &ListHead) -> Vec<&TrackedHeader> {
+    let mut objects = Vec::new();
+    let mut cur = list.first();
+    while let Some(node) = cur {
+        // SAFETY: objects on a list are live; nothing changes the list
+        // during this walk.
+        unsafe {
+            cur = next_in(list, node);
+            objects.push(node.as_ref());
+        }
+    }
+    objects
+}
+
+/// The bookkeeping the skip relies on: every object on a generation list
+/// carries that generation's code, generation 2's length is known, and
+/// every flagged object is counted under its code.
+fn check_bookkeeping() {
+    let heap = heap();
+    let old = heap.old_code.get();
+    let expected = [code::GEN0, code::GEN1, old];
+    let mut flagged = [0usize; code::COUNT as usize];
+    for (generation, list) in heap.generations.iter().enumerate() {
+        let objects = list_objects(list);
+        for object in &objects {
+            assert_eq!(
+                object.code(),
+                expected[generation],
+                "generation {generation}"
+            );
+            if object.has(flag::CANDIDATE) {
+                flagged[object.code() as usize] += 1;
+            }
+        }
+        if generation == 2 {
+            assert_eq!(heap.old_len.get(), objects.len(), "generation 2 length");
+        }
+    }
+    for object in list_objects(&heap.permanent) {
+        assert_eq!(object.code(), code::PERMANENT);
+        if object.has(flag::CANDIDATE) {
+            flagged[code::PERMANENT as usize] += 1;
+        }
+    }
+    for (c, &n) in flagged.iter().enumerate() {
+        assert!(
+            heap.candidates[c].get() >= n,
+            "code {c}: {n} flagged, {} counted",
+            heap.candidates[c].get()
+        );
+    }
+}
+
+#[test]
+fn automatic_collections_skip_graphs_nobody_dropped_a_handle_of() {
+    let _settings = Settings::set((50, 2, 2), false);
+    let before = stats();
+    TRACES.with(|t| t.set(0));
+    // A tree linked top-down by moving each new node into its parent: no
+    // strong count ever goes down.
+    fn tree(depth: u32, next_id: &mut usize) -> Gc<Counted> {
+        let node = Counted::new(*next_id);
+        *next_id += 1;
+        if depth > 1 {
+            for _ in 0..2 {
+                let child = tree(depth - 1, next_id);
+                node.edges.borrow_mut().push(child);
+            }
+        }
+        node
+    }
+    let root = tree(if cfg!(miri) { 8 } else { 12 }, &mut 0);
+    let after = stats();
+    let collections: usize = (0..3)
+        .map(|g| after[g].collections - before[g].collections)
+        .sum();
+    assert!(
+        collections > 10,
+        "automatic collections ran ({collections})"
+    );
+    assert!(
+        after[2].collections > before[2].collections,
+        "a full one too"
+    );
+    assert_eq!(TRACES.with(Cell::get), 0, "none traced anything");
+    check_bookkeeping();
+
+    // Now a garbage cycle: dropping its handles flags it.
+    let a = Counted::new(100_000);
+    let b = Counted::new(100_001);
+    a.edges.borrow_mut().push(b.clone());
+    b.edges.borrow_mut().push(a.clone());
+    drop((a, b));
+    let filler: Vec<_> = (0..60).map(|i| Counted::new(200_000 + i)).collect();
+    assert!(
+        TRACES.with(Cell::get) > 0,
+        "the next automatic collection traced"
+    );
+    assert!(!live().contains(&100_000), "and freed the cycle");
+    check_bookkeeping();
+    drop((filler, root));
+}
+
+/// The case that forbids young collections to clear flags: a garbage
+/// cycle spanning generations whose only decrement happened before a young
+/// collection that had to keep the young half (the old half references it).
+#[test]
+fn flags_survive_young_collections() {
+    let _settings = Settings::set((10_000, 10, 10), false);
+    let a = Counted::new(1);
+    collect(); // `a` is old now
+    let b = Counted::new(2);
+    a.edges.borrow_mut().push(b.clone());
+    b.edges.borrow_mut().push(a); // the old half's handle moves: no decrement
+    drop(b); // the one decrement: `b` is a candidate
+    collect_generation(0);
+    collect_generation(1);
+    assert!(
+        live().contains(&1) && live().contains(&2),
+        "kept by young collections"
+    );
+    // Let the automatic rule run a full collection.
+    set_threshold(1, 1, 1);
+    let full = stats()[2].collections;
+    let mut filler = Vec::new();
+    while stats()[2].collections == full {
+        filler.push(Counted::new(10 + filler.len()));
+        assert!(filler.len() < 100, "no automatic full collection");
+    }
+    assert!(
+        !live().contains(&1) && !live().contains(&2),
+        "the automatic full collection freed the pair"
+    );
+    drop(filler);
+}
+
+/// Model-based: random graph operations under tiny thresholds, so that
+/// automatic collections (skipped or not) happen all the time.
+#[derive(Clone, Debug)]
+enum Op {
+    New,
+    /// Push a clone of root `b` into root `a`'s edges.
+    Link(usize, usize),
+    /// Move root `b` into root `a`'s edges (no count changes).
+    MoveInto(usize, usize),
+    /// Remove (drop) one edge of root `a`.
+    Unlink(usize, usize),
+    /// Clone one edge of root `a` into the roots.
+    Descend(usize, usize),
+    DropRoot(usize),
+    Collect(usize),
+    Freeze,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => Just(Op::New),
+        3 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Link(a, b)),
+        2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::MoveInto(a, b)),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Unlink(a, b)),
+        2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Descend(a, b)),
+        3 => any::<usize>().prop_map(Op::DropRoot),
+        1 => (0usize..3).prop_map(Op::Collect),
+        1 => Just(Op::Freeze),
+    ]
+}
+
+fn run(ops: &[Op], audit: bool) -> Result<(), TestCaseError> {
+    let _settings = Settings::set((3, 2, 2), audit);
+    let mut roots: Vec<Gc<Counted>> = Vec::new();
+    let mut next_id = 0;
+    let mut frozen = false;
+    for op in ops {
+        let n = roots.len();
+        match *op {
+            Op::New => {
+                roots.push(Counted::new(next_id));
+                next_id += 1;
+            }
+            Op::Link(a, b) if n > 0 => {
+                let to = roots[b % n].clone();
+                roots[a % n].edges.borrow_mut().push(to);
+            }
+            Op::MoveInto(a, b) if n > 1 && a % n != b % n => {
+                let moved = roots.swap_remove(b % n);
+                let n = roots.len();
+                roots[a % n].edges.borrow_mut().push(moved);
+            }
+            Op::Unlink(a, e) if n > 0 => {
+                let removed = {
+                    let mut edges = roots[a % n].edges.borrow_mut();
+                    let len = edges.len();
+                    (len > 0).then(|| edges.remove(e % len))
+                };
+                drop(removed);
+            }
+            Op::Descend(a, e) if n > 0 => {
+                let child = {
+                    let edges = roots[a % n].edges.borrow();
+                    (!edges.is_empty()).then(|| edges[e % edges.len()].clone())
+                };
+                roots.extend(child);
+            }
+            Op::DropRoot(a) if n > 0 => {
+                roots.swap_remove(a % n);
+            }
+            Op::Collect(generation) => {
+                collect_generation(generation);
+            }
+            Op::Freeze => {
+                if frozen {
+                    crate::unfreeze();
+                } else {
+                    freeze();
+                }
+                frozen = !frozen;
+            }
+            _ => {}
+        }
+        check_bookkeeping();
+        let reach = reachable(&roots);
+        prop_assert!(reach.is_subset(&live()), "a reachable object was freed");
+    }
+    if frozen {
+        crate::unfreeze();
+    }
+    check_bookkeeping();
+    collect();
+    prop_assert_eq!(live(), reachable(&roots), "a full collection is exact");
+    drop(roots);
+    collect();
+    prop_assert!(live().is_empty(), "everything freed at the end");
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 512 }, ..ProptestConfig::default() })]
+
+    /// Every collection skipped for want of candidates is replaced by the
+    /// real one, which must find nothing.
+    #[test]
+    fn skipped_collections_would_have_found_nothing(ops in proptest::collection::vec(op(), 1..80)) {
+        run(&ops, true)?;
+    }
+
+    /// With skips on, the lists, codes and counts stay consistent and
+    /// explicit collections stay exact.
+    #[test]
+    fn skipping_keeps_the_collector_consistent(ops in proptest::collection::vec(op(), 1..80)) {
+        run(&ops, false)?;
+    }
+}
