@@ -47,7 +47,7 @@ use core::ptr::NonNull;
 use std::panic::catch_unwind;
 
 use crate::header::{TrackedHeader, flag};
-use crate::list::{self, ListHead, next_in, prev_in};
+use crate::list::{self, ListHead, next_in, prefetch_ahead, prev_in};
 use crate::trace::{TraceAction, Tracer};
 
 /// The mark stack, kept by the heap between collections.
@@ -148,31 +148,6 @@ fn for_each(list: &ListHead, mut f: impl FnMut(NonNull<TrackedHeader>)) {
         prefetch_ahead(node, cur);
         f(node);
     }
-}
-
-/// Objects ahead of the cursor that the list walks ask the cache for.
-const PREFETCH_DISTANCE: usize = 24;
-
-/// A list walk is a chain of dependent loads, which the CPU cannot run
-/// ahead of. Lists stay in allocation order (see `mark_reachable`), and the
-/// pools hand out blocks at a fixed stride, so the object a few steps ahead
-/// is usually `PREFETCH_DISTANCE` strides further: ask for it now. A wrong
-/// guess only costs a useless prefetch (prefetches never fault).
-#[inline(always)]
-fn prefetch_ahead(node: NonNull<TrackedHeader>, next: Option<NonNull<TrackedHeader>>) {
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    if let Some(next) = next {
-        let stride = next.as_ptr().addr().wrapping_sub(node.as_ptr().addr());
-        let ahead = next
-            .as_ptr()
-            .cast::<i8>()
-            .wrapping_byte_add(stride.wrapping_mul(PREFETCH_DISTANCE));
-        // SAFETY: a prefetch is only a hint; it never faults or reads into
-        // the program, whatever the address.
-        unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ahead) };
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    let _ = (node, next, PREFETCH_DISTANCE);
 }
 
 /// Whether `node` has strong handles beyond the `held` ones of the

@@ -36,7 +36,7 @@ use crate::collect::cycle::{self, GraphFailure, MarkStack, SetCodes};
 use crate::collect::{Panic, guarded, record};
 use crate::header::{TrackedHeader, code, flag};
 use crate::heap::{GENERATIONS, Heap};
-use crate::list::{ListHead, next_in};
+use crate::list::{ListHead, next_in, prefetch_ahead};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
 /// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`,
@@ -149,6 +149,7 @@ fn for_each_held(list: &ListHead, mut f: impl FnMut(NonNull<TrackedHeader>)) {
     while let Some(node) = cur {
         // SAFETY: `node` is held and on `list`, which `f` cannot change.
         cur = unsafe { next_in(list, node) };
+        prefetch_ahead(node, cur);
         f(node);
     }
 }
