@@ -137,7 +137,7 @@ fn check_bookkeeping() {
 
 #[test]
 fn automatic_collections_skip_graphs_nobody_dropped_a_handle_of() {
-    let _settings = Settings::set((50, 2, 2), false);
+    let _settings = Settings::set((20, 2, 2), false);
     let before = stats();
     TRACES.with(|t| t.set(0));
     // A tree linked top-down by moving each new node into its parent: no
@@ -153,7 +153,7 @@ fn automatic_collections_skip_graphs_nobody_dropped_a_handle_of() {
         }
         node
     }
-    let root = tree(if cfg!(miri) { 8 } else { 12 }, &mut 0);
+    let root = tree(if cfg!(miri) { 9 } else { 12 }, &mut 0);
     let after = stats();
     let collections: usize = (0..3)
         .map(|g| after[g].collections - before[g].collections)
@@ -175,7 +175,7 @@ fn automatic_collections_skip_graphs_nobody_dropped_a_handle_of() {
     a.edges.borrow_mut().push(b.clone());
     b.edges.borrow_mut().push(a.clone());
     drop((a, b));
-    let filler: Vec<_> = (0..60).map(|i| Counted::new(200_000 + i)).collect();
+    let filler: Vec<_> = (0..25).map(|i| Counted::new(200_000 + i)).collect();
     assert!(
         TRACES.with(Cell::get) > 0,
         "the next automatic collection traced"
@@ -318,7 +318,12 @@ fn run(ops: &[Op], audit: bool) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 512 }, ..ProptestConfig::default() })]
+    // Miri cannot write proptest's failure files (no file system access).
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 512 },
+        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        ..ProptestConfig::default()
+    })]
 
     /// Every collection skipped for want of candidates is replaced by the
     /// real one, which must find nothing.
