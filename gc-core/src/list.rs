@@ -283,6 +283,20 @@ pub(crate) unsafe fn next_in(
     }
 }
 
+/// Calls `f` on every object of `list`, front to back. `f` must neither
+/// link nor unlink objects of `list` (it may run user code when nothing
+/// user code can do reaches `list`, as for the collector's own lists).
+pub(crate) fn for_each(list: &ListHead, mut f: impl FnMut(NonNull<TrackedHeader>)) {
+    let mut cur = list.first();
+    while let Some(node) = cur {
+        // SAFETY: `node` is on `list` and live (listed objects are), and `f`
+        // leaves the list alone.
+        cur = unsafe { next_in(list, node) };
+        prefetch_ahead(node, cur);
+        f(node);
+    }
+}
+
 /// Objects ahead of the cursor that the list walks ask the cache for.
 const PREFETCH_DISTANCE: usize = 24;
 

@@ -291,12 +291,16 @@ fn free_arenas_are_retired_and_reused() {
     let per_arena = arena_capacity(31);
     let blocks: Vec<_> = (0..4 * per_arena).map(|_| a.allocate(l)).collect();
     assert_eq!(a.stats().arenas, 4);
-    let mut bases: Vec<_> = blocks
-        .iter()
-        .step_by(per_arena)
-        .map(|&p| arena_of(p).addr())
-        .collect();
-    bases.sort_unstable();
+    let arenas = |blocks: &[NonNull<u8>]| {
+        let mut bases: Vec<_> = blocks
+            .iter()
+            .step_by(per_arena)
+            .map(|&p| arena_of(p).addr())
+            .collect();
+        bases.sort_unstable();
+        bases
+    };
+    let bases = arenas(&blocks);
     free_all(&mut a, blocks, l);
     let s = a.stats();
     assert_eq!(s.arenas, 1, "only the spare is held");
@@ -313,13 +317,7 @@ fn free_arenas_are_retired_and_reused() {
         0,
         "retired memory was reused first"
     );
-    let mut reused: Vec<_> = again
-        .iter()
-        .step_by(per_arena)
-        .map(|&p| arena_of(p).addr())
-        .collect();
-    reused.sort_unstable();
-    assert_eq!(reused, bases, "the same four arenas serve again");
+    assert_eq!(arenas(&again), bases, "the same four arenas serve again");
     for (i, &p) in again.iter().enumerate() {
         // SAFETY: each block is 512 writable bytes of its own.
         unsafe { p.as_ptr().write_bytes(i as u8, 512) };

@@ -47,7 +47,7 @@ use core::ptr::NonNull;
 use std::panic::catch_unwind;
 
 use crate::header::{TrackedHeader, flag};
-use crate::list::{self, ListHead, next_in, prefetch_ahead, prev_in};
+use crate::list::{self, ListHead, for_each, next_in, prefetch_ahead, prev_in};
 use crate::trace::{TraceAction, Tracer};
 
 /// The mark stack, kept by the heap between collections.
@@ -137,17 +137,6 @@ pub(crate) fn set_codes(list: &ListHead, code: u32) -> usize {
         count += 1;
     });
     count
-}
-
-/// Calls `f` on every object of `list`. `f` must not change the list.
-fn for_each(list: &ListHead, mut f: impl FnMut(NonNull<TrackedHeader>)) {
-    let mut cur = list.first();
-    while let Some(node) = cur {
-        // SAFETY: `node` is on `list` (`f` does not unlink).
-        cur = unsafe { next_in(list, node) };
-        prefetch_ahead(node, cur);
-        f(node);
-    }
 }
 
 /// Whether `node` has strong handles beyond the `held` ones of the

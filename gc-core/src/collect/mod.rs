@@ -10,7 +10,9 @@
 //! A collection of generations `0..=g` (see [`cycle`]) finds the objects of
 //! those generations that nothing outside them references, then hands that
 //! *unreachable* set to [`unreachable`], which finalizes, re-checks,
-//! clears weak references and drops it.
+//! clears weak references and drops it. An automatic collection whose
+//! generations hold no [`candidates`] (objects that lost a strong handle)
+//! skips all that: it could not find anything.
 
 mod candidates;
 pub(crate) mod cycle;

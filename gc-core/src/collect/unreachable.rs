@@ -36,7 +36,7 @@ use crate::collect::cycle::{self, GraphFailure, MarkStack, SetCodes};
 use crate::collect::{Panic, guarded, record};
 use crate::header::{TrackedHeader, code, flag};
 use crate::heap::{GENERATIONS, Heap};
-use crate::list::{ListHead, next_in, prefetch_ahead};
+use crate::list::{ListHead, for_each};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
 /// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`,
@@ -57,8 +57,9 @@ pub(crate) fn handle_unreachable(
 
     // 0. Hold: `deduce_unreachable` took the temporary handles.
 
-    // 1. Finalize.
-    for_each_held(unreachable, |node| {
+    // 1. Finalize. (User code may run inside a walk of the collector's own
+    // lists: see the module docs.)
+    for_each(unreachable, |node| {
         // SAFETY: live (held).
         let h = unsafe { node.as_ref() };
         if !h.has(flag::FINALIZED) {
@@ -107,7 +108,7 @@ pub(crate) fn handle_unreachable(
     }
 
     // 4. Drop the values.
-    for_each_held(pending, |node| {
+    for_each(pending, |node| {
         // SAFETY: live (held).
         let h = unsafe { node.as_ref() };
         h.set(flag::VALUE_DROPPED);
@@ -138,20 +139,6 @@ pub(crate) fn handle_unreachable(
     heap.move_candidates(code::set(code::UNREACHABLE), old_code);
     heap.clear_candidates(code::set(code::DEAD));
     garbage
-}
-
-/// Calls `f` on every object of `list`, in place. User code may run in `f`:
-/// that is safe because every object on the collector's lists is held (user
-/// code cannot free it) and only the collector links or unlinks objects of
-/// those lists.
-fn for_each_held(list: &ListHead, mut f: impl FnMut(NonNull<TrackedHeader>)) {
-    let mut cur = list.first();
-    while let Some(node) = cur {
-        // SAFETY: `node` is held and on `list`, which `f` cannot change.
-        cur = unsafe { next_in(list, node) };
-        prefetch_ahead(node, cur);
-        f(node);
-    }
 }
 
 /// Drops the collector's temporary handle on a resurrected object.

@@ -70,9 +70,10 @@ fn try_deref_sees_dropped_peer() {
 
 thread_local!(static SMUGGLED: RefCell<Vec<Gc<Node>>> = const { RefCell::new(Vec::new()) });
 
-#[test]
-fn handle_smuggled_out_of_drop_is_a_safe_zombie() {
-    reset();
+/// Collects a two-node cycle (ids 1 and 2) whose node 1 smuggles a handle
+/// to node 2 out of its `Drop`; returns that zombie handle and the bytes in
+/// use while both nodes were alive.
+fn zombie_from_collected_pair() -> (Gc<Node>, usize) {
     let a = Node::new(1);
     let b = Node::new(2);
     a.link(&b);
@@ -85,6 +86,13 @@ fn handle_smuggled_out_of_drop_is_a_safe_zombie() {
     drop((a, b));
     assert_eq!(collect(), 2);
     let zombie = SMUGGLED.with(|s| s.borrow_mut().pop()).unwrap();
+    (zombie, before)
+}
+
+#[test]
+fn handle_smuggled_out_of_drop_is_a_safe_zombie() {
+    reset();
+    let (zombie, before) = zombie_from_collected_pair();
     assert!(Gc::try_deref(&zombie).is_none());
     assert!(!Gc::is_tracked(&zombie));
     assert!(catch_unwind(AssertUnwindSafe(|| zombie.id)).is_err());
@@ -101,17 +109,7 @@ fn handle_smuggled_out_of_drop_is_a_safe_zombie() {
 #[test]
 fn zombie_held_by_later_garbage_is_never_examined() {
     reset();
-    let a = Node::new(1);
-    let b = Node::new(2);
-    a.link(&b);
-    b.link(&a);
-    a.on_drop.set(Some(|n| {
-        let peer = n.edges.borrow()[0].clone();
-        SMUGGLED.with(|s| s.borrow_mut().push(peer));
-    }));
-    drop((a, b));
-    assert_eq!(collect(), 2);
-    let zombie = SMUGGLED.with(|s| s.borrow_mut().pop()).unwrap();
+    let (zombie, _) = zombie_from_collected_pair();
     assert_eq!(take_dropped(), [1, 2]);
     for round in 0..3 {
         // A garbage cycle holding the zombie, found, finalized, re-checked
