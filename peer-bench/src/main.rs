@@ -9,7 +9,7 @@
 //! cargo run --release -p peer-bench -- --quick        # N / 100, smoke run
 //! ```
 //!
-//! Options: `--md` (markdown), `--quick`, `--reps N` (default 5),
+//! Options: `--md` (markdown), `--quick`, `--reps N` (default 5), `--rounds N` (default 3),
 //! `--timeout SECS` (per cell, default 120), `--workloads a,b`,
 //! `--impls x,y`, `--list`. Child mode: `--cell WORKLOAD IMPL`.
 
@@ -81,6 +81,8 @@ struct Options {
     md: bool,
     quick: bool,
     reps: usize,
+    /// Rounds over each row, implementations interleaved (see `run_row`).
+    rounds: usize,
     timeout: Duration,
     workloads: Vec<&'static str>,
     impls: Vec<&'static str>,
@@ -90,7 +92,7 @@ struct Options {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: peer-bench [--md] [--quick] [--reps N] [--timeout SECS] \
+        "usage: peer-bench [--md] [--quick] [--reps N] [--rounds N] [--timeout SECS] \
          [--workloads a,b] [--impls x,y] [--list]\n       \
          peer-bench --cell WORKLOAD IMPL [--reps N] [--timeout SECS] [--quick]"
     );
@@ -120,6 +122,7 @@ fn parse_args() -> Options {
         md: false,
         quick: false,
         reps: 5,
+        rounds: 3,
         timeout: Duration::from_secs(120),
         workloads: WORKLOADS.iter().map(|w| w.name).collect(),
         impls: IMPLS.iter().map(|i| i.name).collect(),
@@ -134,6 +137,7 @@ fn parse_args() -> Options {
             "--quick" => o.quick = true,
             "--list" => o.list = true,
             "--reps" => o.reps = value().parse().unwrap_or_else(|_| usage()),
+            "--rounds" => o.rounds = value().parse().unwrap_or_else(|_| usage()),
             "--timeout" => {
                 o.timeout = Duration::from_secs_f64(value().parse().unwrap_or_else(|_| usage()))
             }
@@ -151,7 +155,7 @@ fn parse_args() -> Options {
             }
         }
     }
-    if o.reps == 0 {
+    if o.reps == 0 || o.rounds == 0 {
         usage()
     }
     o
@@ -286,6 +290,46 @@ fn spawn_cell(workload: &str, imp: &str, o: &Options) -> report::Cell {
         .unwrap_or_else(|| report::Cell::Crash(format!("no RESULT line in output: {stdout:?}")))
 }
 
+/// A cell whose child ran longer than this gets no further rounds.
+const SLOW_CELL: Duration = Duration::from_secs(10);
+
+/// Runs one workload for every implementation, `o.rounds` times, the
+/// implementations interleaved (the order reversed every other round), so
+/// that a slow phase of a shared machine hits every column alike rather
+/// than whichever cells it happened to coincide with. Each column reports
+/// the median of its rounds (see [`report::Cell::combine`]). Cells that
+/// crashed, were not applicable or took over [`SLOW_CELL`] run once.
+fn run_row(w: &'static str, o: &Options) -> Vec<(&'static str, report::Cell)> {
+    let mut runs: Vec<(&'static str, Vec<report::Cell>, bool)> =
+        o.impls.iter().map(|&i| (i, Vec::new(), true)).collect();
+    for round in 0..o.rounds {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..runs.len()).collect()
+        } else {
+            (0..runs.len()).rev().collect()
+        };
+        for k in order {
+            let (i, cells, again) = &mut runs[k];
+            if !*again {
+                continue;
+            }
+            let t = Instant::now();
+            let cell = spawn_cell(w, i, o);
+            eprintln!(
+                "[{:>6.1}s] {w:30} {i:15} round {}: {}",
+                t.elapsed().as_secs_f64(),
+                round + 1,
+                cell.short()
+            );
+            *again = matches!(cell, report::Cell::Ok { .. }) && t.elapsed() < SLOW_CELL;
+            cells.push(cell);
+        }
+    }
+    runs.into_iter()
+        .map(|(i, cells, _)| (i, report::Cell::combine(cells)))
+        .collect()
+}
+
 fn signal_name(sig: i32) -> &'static str {
     match sig {
         6 => "SIGABRT",
@@ -311,18 +355,11 @@ fn main() -> ExitCode {
     }
     let mut results = report::Results::new(&o.workloads, &o.impls);
     for w in &o.workloads {
-        for i in &o.impls {
-            let t = Instant::now();
-            let cell = spawn_cell(w, i, &o);
-            eprintln!(
-                "[{:>6.1}s] {w:30} {i:15} {}",
-                t.elapsed().as_secs_f64(),
-                cell.short()
-            );
+        for (i, cell) in run_row(w, &o) {
             results.set(w, i, cell);
         }
     }
-    let header = report::Header::detect(&o.reps, o.quick, o.timeout);
+    let header = report::Header::detect(o.reps, o.rounds, o.quick, o.timeout);
     if o.md {
         print!("{}", report::markdown(&header, &results));
     } else {

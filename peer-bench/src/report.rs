@@ -44,6 +44,40 @@ impl Cell {
         })
     }
 
+    /// One cell out of the rounds of `run_row`: the median round (by its
+    /// median time), with the reps of all rounds, the largest peak RSS and
+    /// the worst leak; the first failure if any round failed.
+    pub fn combine(cells: Vec<Cell>) -> Cell {
+        if let Some(failed) = cells.iter().find(|c| !matches!(c, Cell::Ok { .. })) {
+            return failed.clone();
+        }
+        let mut medians: Vec<u128> = Vec::new();
+        let (mut reps, mut hwm, mut worst) = (0, 0, 0i64);
+        for cell in &cells {
+            if let Cell::Ok {
+                reps: r,
+                median_ns,
+                hwm_kib,
+                leak,
+            } = *cell
+            {
+                medians.push(median_ns);
+                reps += r;
+                hwm = hwm.max(hwm_kib);
+                if leak.abs() > worst.abs() {
+                    worst = leak;
+                }
+            }
+        }
+        medians.sort_unstable();
+        Cell::Ok {
+            reps,
+            median_ns: medians[medians.len() / 2],
+            hwm_kib: hwm,
+            leak: worst,
+        }
+    }
+
     /// One-word summary for the progress log.
     pub fn short(&self) -> String {
         match self {
@@ -169,6 +203,7 @@ pub struct Header {
     mem: String,
     profile: String,
     reps: usize,
+    rounds: usize,
     quick: bool,
     timeout: Duration,
 }
@@ -176,7 +211,7 @@ pub struct Header {
 impl Header {
     /// Reads `/proc/cpuinfo`, `/proc/meminfo` and the profile directory of
     /// this executable (`target/<profile>/peer-bench`).
-    pub fn detect(reps: &usize, quick: bool, timeout: Duration) -> Header {
+    pub fn detect(reps: usize, rounds: usize, quick: bool, timeout: Duration) -> Header {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -212,7 +247,8 @@ impl Header {
             cores,
             mem,
             profile,
-            reps: *reps,
+            reps,
+            rounds,
             quick,
             timeout,
         }
@@ -220,11 +256,12 @@ impl Header {
 
     fn line(&self) -> String {
         format!(
-            "Machine: {}, {} cores, {}. Profile: {}. Median of {} reps per cell{}; time limit {} s per cell.",
+            "Machine: {}, {} cores, {}. Profile: {}. Per cell: the median of {} rounds (implementations interleaved, cells over 10 s run once), each the median of {} reps{}; time limit {} s per cell.",
             self.cpu,
             self.cores,
             self.mem,
             self.profile,
+            self.rounds,
             self.reps,
             if self.quick {
                 ", --quick (all N / 100)"
