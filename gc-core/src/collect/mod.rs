@@ -53,7 +53,6 @@ pub(crate) fn record(panic: &mut Panic, payload: Box<dyn Any + Send + 'static>) 
     }
 }
 
-/// Resets `collecting` even when the collection unwinds.
 /// Whether a collection may skip its graph passes when its set holds no
 /// candidate (see [`candidates`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +63,7 @@ pub(crate) enum Scan {
     IfCandidates,
 }
 
+/// Resets `collecting` even when the collection unwinds.
 struct CollectingGuard<'a>(&'a Heap);
 
 impl Drop for CollectingGuard<'_> {
@@ -239,6 +239,8 @@ impl Heap {
         let survivors = match deduced {
             Ok(survivors) => survivors,
             Err(failure) => {
+                // Every object of the set took the code `restore`.
+                self.move_candidates(codes.members, codes.restore);
                 if generation == GENERATIONS - 1 {
                     // The merged young objects stay, relabelled old.
                     self.old_len.set(young.len());

@@ -99,7 +99,7 @@ fn list_objects(list: &ListHead) -> Vec<&TrackedHeader> {
 /// The bookkeeping the skip relies on: every object on a generation list
 /// carries that generation's code, generation 2's length is known, and
 /// every flagged object is counted under its code.
-fn check_bookkeeping() {
+pub(super) fn check_bookkeeping() {
     let heap = heap();
     let old = heap.old_code.get();
     let expected = [code::GEN0, code::GEN1, old];
