@@ -9,7 +9,7 @@
 //!  │ prev: *mut Links         8 B │   intrusive generation-list links
 //!  │ next: *mut Links         8 B │   (prev == null: on no list)
 //!  │ vtable: &'static VTable  8 B │   trace / finalize / drop / dealloc
-//!  │ internal_refs: u32       4 B │   collector scratch count (0 between collections)
+//!  │ internal_refs: u32       4 B │   collector scratch count (0 outside)
 //!  │ flags: u32               4 B │   generation code | REACHABLE | ...
 //!  ├──────────────────────────────┤ ◄ GcBox (what Gc points at) ┌──────────────┐
 //!  │ strong: u32              4 B │                               │ strong   4 B │

@@ -62,12 +62,13 @@ pub(crate) enum GraphFailure {
     Panicked(Box<dyn Any + Send + 'static>),
 }
 
-/// The [`code`](crate::header::code)s of one graph pass: which objects it examines and which
-/// code each gets when the pass is done with it.
+/// The [`code`](crate::header::code)s of one graph pass: which objects it
+/// examines and which code each gets when the pass is done with it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SetCodes {
-    /// The codes of the examined set (a union of [`code::set`](crate::header::code::set)s): exactly
-    /// the objects on the list the pass runs on carry one of them.
+    /// The codes of the examined set (a union of
+    /// [`code::set`](crate::header::code::set)s): exactly the objects on the
+    /// list the pass runs on carry one of them.
     pub(crate) members: u32,
     /// For the objects that stay on (or return to) that list.
     pub(crate) survivor: u32,
@@ -189,8 +190,9 @@ fn subtract_refs(list: &ListHead, members: u32, held: u32) -> Result<isize, Stri
         None => Ok(tracer.edge_balance),
         Some(type_name) => Err(format!(
             "pygc trace verifier: the Trace impl of `{}` visits more Gc edges than it owns \
-             (an object got more internal references than strong handles); the collection was aborted before freeing \
-             anything. Visit each owned Gc exactly once, or use #[derive(Trace)].",
+             (an object got more internal references than strong handles); the collection \
+             was aborted before freeing anything. Visit each owned Gc exactly once, or use \
+             #[derive(Trace)].",
             type_name()
         )),
     }

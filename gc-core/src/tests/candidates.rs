@@ -321,7 +321,11 @@ proptest! {
     // Miri cannot write proptest's failure files (no file system access).
     #![proptest_config(ProptestConfig {
         cases: if cfg!(miri) { 4 } else { 512 },
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        failure_persistence: if cfg!(miri) {
+            None
+        } else {
+            ProptestConfig::default().failure_persistence
+        },
         ..ProptestConfig::default()
     })]
 
