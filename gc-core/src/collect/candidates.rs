@@ -46,30 +46,34 @@ impl Heap {
         count.set(count.get() + 1);
     }
 
+    /// The candidate counts of the codes in `codes` (a union of code sets).
+    fn counts_of(&self, codes: u32) -> impl Iterator<Item = &core::cell::Cell<usize>> {
+        self.candidates
+            .iter()
+            .enumerate()
+            .filter(move |&(c, _)| code::set(c as u32) & codes != 0)
+            .map(|(_, count)| count)
+    }
+
     /// Candidates counted under the codes of `members`.
     pub(super) fn candidates_in(&self, members: u32) -> usize {
-        (0..code::COUNT)
-            .filter(|&c| code::set(c) & members != 0)
-            .map(|c| self.candidates[c as usize].get())
-            .sum()
+        self.counts_of(members).map(core::cell::Cell::get).sum()
     }
 
     /// Moves the candidate counts of `from` (a union of code sets) to code
     /// `to`.
     pub(super) fn move_candidates(&self, from: u32, to: u32) {
-        let moved = self.candidates_in(from & !code::set(to));
-        for c in (0..code::COUNT).filter(|&c| code::set(c) & from & !code::set(to) != 0) {
-            self.candidates[c as usize].set(0);
-        }
+        let moved: usize = self
+            .counts_of(from & !code::set(to))
+            .map(core::cell::Cell::take)
+            .sum();
         let count = &self.candidates[to as usize];
         count.set(count.get() + moved);
     }
 
     /// Forgets the candidates of `codes`: their flags were just cleared.
     pub(super) fn clear_candidates(&self, codes: u32) {
-        for c in (0..code::COUNT).filter(|&c| code::set(c) & codes != 0) {
-            self.candidates[c as usize].set(0);
-        }
+        self.counts_of(codes).for_each(|count| count.set(0));
     }
 
     /// A collection of `generation` without graph passes (its set holds no
@@ -84,10 +88,9 @@ impl Heap {
             self.old_code.get()
         };
         let mut moved = 0;
-        for list in &self.generations[..=generation] {
-            if core::ptr::eq(list, &self.generations[target]) {
-                continue;
-            }
+        // Generations `0..=generation` except the target (generation 2 when
+        // collecting it), which keeps its code.
+        for list in &self.generations[..target] {
             moved += cycle::set_codes(list, target_code);
             list.append_to(&self.generations[target]);
         }

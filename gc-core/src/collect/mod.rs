@@ -312,11 +312,7 @@ impl Heap {
             cycle::set_codes(generation, code::PERMANENT);
             generation.append_to(&self.permanent);
         }
-        let old = self.old_code.get();
-        self.move_candidates(
-            code::set(code::GEN0) | code::set(code::GEN1) | code::set(old),
-            code::PERMANENT,
-        );
+        self.move_candidates(self.codes_for(GENERATIONS - 1).members, code::PERMANENT);
         self.old_len.set(0);
         for count in &self.counts {
             count.set(0);

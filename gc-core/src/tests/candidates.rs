@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use crate::header::{TrackedHeader, code, flag};
 use crate::heap::heap;
-use crate::list::{ListHead, next_in};
+use crate::list::{self, ListHead};
 use crate::{Gc, Trace, Tracer, collect, collect_generation, freeze, set_threshold, stats};
 
 thread_local! {
@@ -84,15 +84,8 @@ impl Drop for Settings {
 
 fn list_objects(list: &ListHead) -> Vec<&TrackedHeader> {
     let mut objects = Vec::new();
-    let mut cur = list.first();
-    while let Some(node) = cur {
-        // SAFETY: objects on a list are live; nothing changes the list
-        // during this walk.
-        unsafe {
-            cur = next_in(list, node);
-            objects.push(node.as_ref());
-        }
-    }
+    // SAFETY: objects on a list are live.
+    list::for_each(list, |node| objects.push(unsafe { node.as_ref() }));
     objects
 }
 
