@@ -448,4 +448,6 @@ unsafe impl<T: ?Sized + Trace + 'static> Trace for Gc<T> {
     fn trace(&self, tracer: &mut Tracer) {
         tracer.visit(self);
     }
+
+    const HAS_FINALIZER: bool = false;
 }

@@ -281,6 +281,13 @@ impl TrackedHeader {
         self.internal_refs.set(0);
     }
 
+    /// Whether the collector still has to call this object's finalizer
+    /// (user code): its type has one and it has not run.
+    #[inline]
+    pub(crate) fn finalizer_pending(&self) -> bool {
+        self.vtable.has_finalizer && !self.has(flag::FINALIZED)
+    }
+
     #[inline]
     pub(crate) fn has(&self, bits: u32) -> bool {
         self.flags.get() & bits != 0

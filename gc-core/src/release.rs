@@ -40,7 +40,9 @@ pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T
         // (upgrades fail), so it is finalized and dropped exactly once.
         unsafe {
             let value = &raw mut (*ptr.as_ptr()).value;
-            (*value).run_finalizer();
+            if T::HAS_FINALIZER {
+                (*value).run_finalizer();
+            }
             ptr::drop_in_place(value);
             release_implicit_weak(ptr);
         }
@@ -162,7 +164,9 @@ unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBo
         let value = &raw mut (*ptr.as_ptr()).value;
         if !h.has(flag::FINALIZED) {
             h.set(flag::FINALIZED);
-            (*value).run_finalizer();
+            if T::HAS_FINALIZER {
+                (*value).run_finalizer();
+            }
         }
         heap.drop_depth.set(depth + 1);
         let restore = DepthGuard { heap, depth };

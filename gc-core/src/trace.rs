@@ -80,7 +80,40 @@ pub unsafe trait Trace {
     /// ```
     const MAY_CONTAIN_GC: bool = true;
 
-    /// Called once per object before its value is dropped. The derive makes
+    /// `false` promises that `run_finalizer` is the default (does nothing).
+    ///
+    /// pygc then never calls it, and a collection whose garbage holds no
+    /// object with a pending finalizer skips the resurrection re-check: no
+    /// user code can run between finding the garbage and dropping it.
+    /// `#[derive(Trace)]` sets it to `false` unless the type has
+    /// `#[trace(finalize)]`; the impls pygc ships set it to `false`. The
+    /// default, `true`, is right for every hand-written impl (one that does
+    /// not override `run_finalizer` only pays the re-check). An impl that
+    /// overrides `run_finalizer` and sets `false` has its finalizer never
+    /// called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc_core::{Gc, Trace, Tracer};
+    ///
+    /// struct Plain(Option<Gc<u8>>);
+    ///
+    /// // SAFETY: visits its one owned `Gc`, once.
+    /// unsafe impl Trace for Plain {
+    ///     fn trace(&self, tracer: &mut Tracer) {
+    ///         self.0.trace(tracer);
+    ///     }
+    ///     const HAS_FINALIZER: bool = false;
+    /// }
+    ///
+    /// assert!(!<Plain as Trace>::HAS_FINALIZER);
+    /// assert!(!<Vec<Gc<u8>> as Trace>::HAS_FINALIZER);
+    /// ```
+    const HAS_FINALIZER: bool = true;
+
+    /// Called once per object before its value is dropped, when
+    /// [`HAS_FINALIZER`](Trace::HAS_FINALIZER) is `true`. The derive makes
     /// it call [`Finalize::finalize`](crate::Finalize::finalize) under
     /// `#[trace(finalize)]`.
     ///

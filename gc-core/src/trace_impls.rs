@@ -41,6 +41,8 @@ macro_rules! leaf_trace {
             fn trace(&self, _tracer: &mut Tracer) {}
 
             const MAY_CONTAIN_GC: bool = false;
+
+            const HAS_FINALIZER: bool = false;
         }
     )*};
 }
@@ -85,6 +87,8 @@ macro_rules! wrapper_trace {
             }
 
             const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+
+            const HAS_FINALIZER: bool = false;
         }
     )*};
 }
@@ -114,6 +118,8 @@ macro_rules! collection_trace {
             }
 
             const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+
+            const HAS_FINALIZER: bool = false;
         }
     )*};
 }
@@ -147,6 +153,8 @@ macro_rules! map_trace {
             }
 
             const MAY_CONTAIN_GC: bool = K::MAY_CONTAIN_GC || V::MAY_CONTAIN_GC;
+
+            const HAS_FINALIZER: bool = false;
         }
     )*};
 }
@@ -171,6 +179,8 @@ macro_rules! tuple_trace {
             }
 
             const MAY_CONTAIN_GC: bool = $($name::MAY_CONTAIN_GC)||+;
+
+            const HAS_FINALIZER: bool = false;
         }
     )*};
 }
@@ -201,6 +211,8 @@ unsafe impl<T: Trace> Trace for Option<T> {
     }
 
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+
+    const HAS_FINALIZER: bool = false;
 }
 
 // SAFETY: `Ok(v)`/`Err(e)` own exactly the `Gc`s of `v`/`e`, visited once
@@ -215,6 +227,8 @@ unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
     }
 
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC || E::MAY_CONTAIN_GC;
+
+    const HAS_FINALIZER: bool = false;
 }
 
 /// A `Cell<T>` is a leaf: `T: Copy`, and a `Copy` type cannot own a `Gc`
@@ -227,6 +241,8 @@ unsafe impl<T: Copy + Trace> Trace for Cell<T> {
     fn trace(&self, _tracer: &mut Tracer) {}
 
     const MAY_CONTAIN_GC: bool = false;
+
+    const HAS_FINALIZER: bool = false;
 }
 
 /// Traces the value through [`RefCell::try_borrow_unguarded`].
@@ -258,6 +274,8 @@ unsafe impl<T: ?Sized + Trace> Trace for RefCell<T> {
     }
 
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+
+    const HAS_FINALIZER: bool = false;
 }
 
 /// `PhantomData<T>` owns no `T`, whatever `T` is (even a non-`Trace` one).
@@ -267,6 +285,8 @@ unsafe impl<T: ?Sized> Trace for PhantomData<T> {
     fn trace(&self, _tracer: &mut Tracer) {}
 
     const MAY_CONTAIN_GC: bool = false;
+
+    const HAS_FINALIZER: bool = false;
 }
 
 #[cfg(test)]

@@ -14,8 +14,11 @@ use crate::trace::{Trace, Tracer};
 pub(crate) struct VTable {
     /// Calls `Trace::trace` on the value.
     pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer),
-    /// Calls `Trace::run_finalizer` on the value.
+    /// Calls `Trace::run_finalizer` on the value (only called when
+    /// `has_finalizer`).
     pub(crate) finalize: unsafe fn(NonNull<Header>),
+    /// `Trace::HAS_FINALIZER`: finalizing may run user code.
+    pub(crate) has_finalizer: bool,
     /// Drops the value in place.
     pub(crate) drop_value: unsafe fn(NonNull<Header>),
     /// Layout of the whole allocation (prefix, padding, header and value).
@@ -45,6 +48,7 @@ impl<T: Trace + 'static> VTableOf<T> {
     pub(crate) const VTABLE: VTable = VTable {
         trace: trace_value::<T>,
         finalize: finalize_value::<T>,
+        has_finalizer: T::HAS_FINALIZER,
         drop_value: drop_value::<T>,
         layout: tracked_layout::<T>().0,
         box_offset: tracked_layout::<T>().1,
@@ -65,7 +69,9 @@ unsafe fn trace_value<T: Trace>(boxed: NonNull<Header>, tracer: &mut Tracer) {
 unsafe fn finalize_value<T: Trace>(boxed: NonNull<Header>) {
     // SAFETY: caller guarantees the value is initialised and not dropped.
     let value = unsafe { &(*boxed.cast::<GcBox<T>>().as_ptr()).value };
-    value.run_finalizer();
+    if T::HAS_FINALIZER {
+        value.run_finalizer();
+    }
 }
 
 /// # Safety

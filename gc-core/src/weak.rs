@@ -210,4 +210,5 @@ unsafe impl<T: ?Sized + Trace + 'static> Trace for Weak<T> {
     #[inline]
     fn trace(&self, _tracer: &mut Tracer) {}
     const MAY_CONTAIN_GC: bool = false;
+    const HAS_FINALIZER: bool = false;
 }

@@ -78,6 +78,9 @@ fn impl_trace(cont: &Container<'_>) -> TokenStream {
     } else {
         trace_body(cont, &krate, &tracer)
     };
+    // Without `#[trace(finalize)]` the default (no-op) finalizer stays, and
+    // `HAS_FINALIZER = false` lets the collector skip it.
+    let has_finalizer = cont.attrs.finalize.is_some();
     let run_finalizer = cont.attrs.finalize.map(|span| {
         quote_spanned! {span=>
             #[inline]
@@ -91,6 +94,8 @@ fn impl_trace(cont: &Container<'_>) -> TokenStream {
         #[automatically_derived]
         unsafe impl #impl_generics #krate::Trace for #ident #ty_generics #where_clause {
             const MAY_CONTAIN_GC: bool = #may_contain_gc;
+
+            const HAS_FINALIZER: bool = #has_finalizer;
 
             #[inline]
             fn trace(&self, #tracer: &mut #krate::Tracer) {
@@ -393,8 +398,11 @@ mod tests {
 
     #[test]
     fn finalize_only_when_asked() {
-        assert!(!expand("struct S;").contains("run_finalizer"));
+        let plain = expand("struct S;");
+        assert!(!plain.contains("run_finalizer"), "{plain}");
+        assert!(plain.contains("HAS_FINALIZER : bool = false"), "{plain}");
         let out = expand("#[trace(finalize)] struct S;");
+        assert!(out.contains("HAS_FINALIZER : bool = true"), "{out}");
         assert!(
             out.contains(":: pygc :: Finalize :: finalize (self)"),
             "{out}"

@@ -230,11 +230,15 @@ impl Heap {
         let old = &self.generations[(generation + 1).min(GENERATIONS - 1)];
         let codes = self.codes_for(generation);
         // Each unreachable object gets the collector's temporary strong
-        // handle as it is found (step 0 of `unreachable`).
+        // handle as it is found (step 0 of `unreachable`), which also notes
+        // whether any finalizer is left to run.
+        let mut finalizers_pending = false;
         let deduced =
             cycle::deduce_unreachable(young, &self.unreachable, 0, codes, stack, |node| {
                 // SAFETY: listed objects are live.
                 unsafe { TrackedHeader::header(node) }.inc_strong();
+                // SAFETY: as above.
+                finalizers_pending |= unsafe { node.as_ref() }.finalizer_pending();
             });
         let survivors = match deduced {
             Ok(survivors) => survivors,
@@ -269,6 +273,7 @@ impl Heap {
             self,
             old,
             codes.survivor,
+            finalizers_pending,
             stack,
             panic,
         ))

@@ -23,6 +23,11 @@
 //!    counts reach 0. An object still referenced (a `Drop` stored a handle
 //!    somewhere) stays allocated, off every list, until that handle goes.
 //!
+//! When no object of the set has a finalizer left to run (its type's
+//! `Trace::HAS_FINALIZER` is `false`, or it ran before), no user code runs
+//! before step 4, so nothing can be resurrected: steps 1–3 shrink to one walk
+//! that flags the objects and hands the set to step 4 as it is.
+//!
 //! User code runs only in steps 1 and 4, and only on objects on the
 //! collector's own lists (`unreachable`, `pending`), which only the
 //! collector links and unlinks. Every object there is held, so user code
@@ -40,12 +45,14 @@ use crate::list::{ListHead, for_each};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
 /// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`,
-/// whose objects carry code `old_code`. Returns the number of objects found
-/// unreachable and not resurrected.
+/// whose objects carry code `old_code`. `finalizers_pending` says whether
+/// some object of the set has a finalizer left to run. Returns the number of
+/// objects found unreachable and not resurrected.
 pub(crate) fn handle_unreachable(
     heap: &Heap,
     old: &ListHead,
     old_code: u32,
+    finalizers_pending: bool,
     stack: &mut MarkStack,
     panic: &mut Panic,
 ) -> usize {
@@ -56,6 +63,60 @@ pub(crate) fn handle_unreachable(
     }
 
     // 0. Hold: `deduce_unreachable` took the temporary handles.
+    // 1–3: finalize, re-check, clear weak references; `pending` gets the
+    // garbage.
+    let garbage = if finalizers_pending {
+        finalize_and_recheck(heap, old, old_code, stack, panic)
+    } else {
+        condemn(unreachable, pending)
+    };
+
+    // 4. Drop the values.
+    for_each(pending, |node| {
+        // SAFETY: live (held).
+        let h = unsafe { node.as_ref() };
+        h.set(flag::VALUE_DROPPED);
+        // SAFETY: the value is intact and, being flagged, never read again.
+        guarded(panic, || unsafe {
+            (h.vtable.drop_value)(TrackedHeader::boxed(node))
+        });
+    });
+
+    // 5. Release. No user code runs here.
+    let release = |node: NonNull<TrackedHeader>| {
+        // SAFETY: held objects are live.
+        heap.note_tracked_deallocation(unsafe { node.as_ref() });
+        // SAFETY: held; once the hold is gone at strong 0 the value is
+        // already dropped, so only the memory is released. An object with
+        // handles left stays allocated (on no list) until they go.
+        unsafe {
+            if TrackedHeader::header(node).dec_strong() == 0 {
+                release_tracked_memory(heap, node);
+            }
+        }
+    };
+    // SAFETY: held objects are live; `release` never panics and only frees
+    // memory (the values are dropped already), never touching `pending`.
+    unsafe { pending.drain_unlinked(release) };
+    // Candidates flagged while user code ran: the resurrected are in `old`
+    // now; the dropped never matter again.
+    heap.move_candidates(code::set(code::UNREACHABLE), old_code);
+    heap.clear_candidates(code::set(code::DEAD));
+    garbage
+}
+
+/// Steps 1–3 when some finalizer may run user code: finalizes, re-checks,
+/// moves the resurrected objects to `old` and the rest to `pending` with
+/// their weak references cleared. Returns the size of the rest.
+fn finalize_and_recheck(
+    heap: &Heap,
+    old: &ListHead,
+    old_code: u32,
+    stack: &mut MarkStack,
+    panic: &mut Panic,
+) -> usize {
+    let unreachable = &heap.unreachable;
+    let pending = &heap.pending;
 
     // 1. Finalize. (User code may run inside a walk of the collector's own
     // lists: see the module docs.)
@@ -64,10 +125,12 @@ pub(crate) fn handle_unreachable(
         let h = unsafe { node.as_ref() };
         if !h.has(flag::FINALIZED) {
             h.set(flag::FINALIZED);
-            // SAFETY: the value is intact; the object is held.
-            guarded(panic, || unsafe {
-                (h.vtable.finalize)(TrackedHeader::boxed(node))
-            });
+            if h.vtable.has_finalizer {
+                // SAFETY: the value is intact; the object is held.
+                guarded(panic, || unsafe {
+                    (h.vtable.finalize)(TrackedHeader::boxed(node))
+                });
+            }
         }
     });
 
@@ -106,38 +169,23 @@ pub(crate) fn handle_unreachable(
             release_hold(node, panic);
         }
     }
+    garbage
+}
 
-    // 4. Drop the values.
-    for_each(pending, |node| {
+/// Steps 1–3 when no finalizer is left to run: no user code runs before the
+/// drops, so the re-check would find exactly this set again. Flags every
+/// object finalized with its weak references cleared, gives it the code
+/// `DEAD` and moves the set to `pending`. Returns its size.
+fn condemn(unreachable: &ListHead, pending: &ListHead) -> usize {
+    let mut garbage = 0;
+    for_each(unreachable, |node| {
         // SAFETY: live (held).
         let h = unsafe { node.as_ref() };
-        h.set(flag::VALUE_DROPPED);
-        // SAFETY: the value is intact and, being flagged, never read again.
-        guarded(panic, || unsafe {
-            (h.vtable.drop_value)(TrackedHeader::boxed(node))
-        });
+        h.set(flag::FINALIZED | flag::WEAK_CLEARED);
+        h.set_code(code::DEAD);
+        garbage += 1;
     });
-
-    // 5. Release. No user code runs here.
-    let release = |node: NonNull<TrackedHeader>| {
-        // SAFETY: held objects are live.
-        heap.note_tracked_deallocation(unsafe { node.as_ref() });
-        // SAFETY: held; once the hold is gone at strong 0 the value is
-        // already dropped, so only the memory is released. An object with
-        // handles left stays allocated (on no list) until they go.
-        unsafe {
-            if TrackedHeader::header(node).dec_strong() == 0 {
-                release_tracked_memory(heap, node);
-            }
-        }
-    };
-    // SAFETY: held objects are live; `release` never panics and only frees
-    // memory (the values are dropped already), never touching `pending`.
-    unsafe { pending.drain_unlinked(release) };
-    // Candidates flagged while user code ran: the resurrected are in `old`
-    // now; the dropped never matter again.
-    heap.move_candidates(code::set(code::UNREACHABLE), old_code);
-    heap.clear_candidates(code::set(code::DEAD));
+    unreachable.append_to(pending);
     garbage
 }
 

@@ -2,6 +2,7 @@
 
 mod candidates;
 mod collector;
+mod no_finalizer;
 mod node;
 mod refcount;
 mod resurrection;

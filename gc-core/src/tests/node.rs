@@ -7,6 +7,12 @@ use crate::{Finalize, Gc, Trace, Tracer, Weak};
 thread_local! {
     static DROPPED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
     static FINALIZED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    static TRACED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// `trace` calls on nodes since the last call (and resets the count).
+pub(crate) fn take_traced() -> usize {
+    TRACED.with(Cell::take)
 }
 
 /// Ids dropped since the last call (and clears the tally).
@@ -24,18 +30,36 @@ pub(crate) fn take_finalized() -> Vec<usize> {
 }
 
 /// A graph node: owns edges, may hold a weak to a peer, records drops.
-pub(crate) struct Node {
+/// `FINALIZER` is its `Trace::HAS_FINALIZER`: `Node` has a finalizer,
+/// [`PlainNode`] has none.
+pub(crate) struct Node<const FINALIZER: bool = true> {
     pub(crate) id: usize,
-    pub(crate) edges: RefCell<Vec<Gc<Node>>>,
-    pub(crate) weak: RefCell<Option<Weak<Node>>>,
+    pub(crate) edges: RefCell<Vec<Gc<Node<FINALIZER>>>>,
+    pub(crate) weak: RefCell<Option<Weak<Node<FINALIZER>>>>,
     /// Run in `finalize`.
-    pub(crate) on_finalize: Cell<Option<fn(&Node)>>,
+    pub(crate) on_finalize: Cell<Option<fn(&Node<FINALIZER>)>>,
     /// Run in `drop`.
-    pub(crate) on_drop: Cell<Option<fn(&Node)>>,
+    pub(crate) on_drop: Cell<Option<fn(&Node<FINALIZER>)>>,
 }
+
+/// A node whose type has no finalizer (`HAS_FINALIZER = false`), as
+/// `#[derive(Trace)]` makes them without `#[trace(finalize)]`.
+pub(crate) type PlainNode = Node<false>;
 
 impl Node {
     pub(crate) fn new(id: usize) -> Gc<Node> {
+        Node::with_id(id)
+    }
+}
+
+impl PlainNode {
+    pub(crate) fn plain(id: usize) -> Gc<PlainNode> {
+        Node::with_id(id)
+    }
+}
+
+impl<const FINALIZER: bool> Node<FINALIZER> {
+    fn with_id(id: usize) -> Gc<Self> {
         Gc::new(Node {
             id,
             edges: RefCell::new(Vec::new()),
@@ -45,12 +69,12 @@ impl Node {
         })
     }
 
-    pub(crate) fn link(&self, to: &Gc<Node>) {
+    pub(crate) fn link(&self, to: &Gc<Self>) {
         self.edges.borrow_mut().push(to.clone());
     }
 }
 
-impl Finalize for Node {
+impl<const FINALIZER: bool> Finalize for Node<FINALIZER> {
     fn finalize(&self) {
         FINALIZED.with(|f| f.borrow_mut().push(self.id));
         if let Some(f) = self.on_finalize.get() {
@@ -59,7 +83,7 @@ impl Finalize for Node {
     }
 }
 
-impl Drop for Node {
+impl<const FINALIZER: bool> Drop for Node<FINALIZER> {
     fn drop(&mut self) {
         DROPPED.with(|d| d.borrow_mut().push(self.id));
         if let Some(f) = self.on_drop.get() {
@@ -69,10 +93,12 @@ impl Drop for Node {
 }
 
 // SAFETY: visits each owned `Gc` (the edges) once; the `Weak` is no edge.
-unsafe impl Trace for Node {
+unsafe impl<const FINALIZER: bool> Trace for Node<FINALIZER> {
     fn trace(&self, tracer: &mut Tracer) {
+        TRACED.with(|t| t.set(t.get() + 1));
         self.edges.trace(tracer);
     }
+    const HAS_FINALIZER: bool = FINALIZER;
     fn run_finalizer(&self) {
         self.finalize();
     }
@@ -80,10 +106,15 @@ unsafe impl Trace for Node {
 
 /// Builds a ring of `n` nodes with ids `base..base + n`, returns its first node.
 pub(crate) fn ring(base: usize, n: usize) -> Gc<Node> {
-    let first = Node::new(base);
+    ring_of(base, n)
+}
+
+/// [`ring`] of nodes with or without a finalizer.
+pub(crate) fn ring_of<const FINALIZER: bool>(base: usize, n: usize) -> Gc<Node<FINALIZER>> {
+    let first = Node::with_id(base);
     let mut prev = first.clone();
     for i in 1..n {
-        let node = Node::new(base + i);
+        let node = Node::with_id(base + i);
         prev.link(&node);
         prev = node;
     }

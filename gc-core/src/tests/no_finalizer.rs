@@ -1,0 +1,96 @@
+//! Garbage whose types have no finalizer (`Trace::HAS_FINALIZER == false`)
+//! skips the resurrection re-check: nothing can run user code between
+//! finding it and dropping it.
+
+use std::cell::RefCell;
+
+use super::node::{Node, PlainNode, ring_of, take_dropped, take_finalized, take_traced};
+use crate::{Gc, collect, collect_generation};
+
+/// Runs `test` on a fresh thread: a heap of its own, so trace counts see
+/// only the test's objects.
+fn on_fresh_heap(test: fn()) {
+    std::thread::spawn(test).join().unwrap();
+}
+
+#[test]
+fn garbage_without_finalizers_is_traced_once() {
+    on_fresh_heap(|| {
+        drop(ring_of::<false>(10, 5));
+        assert_eq!(collect(), 5);
+        assert_eq!(
+            take_traced(),
+            5,
+            "one trace per garbage object (subtract_refs), no re-check"
+        );
+        assert_eq!(take_dropped(), [10, 11, 12, 13, 14]);
+        assert!(take_finalized().is_empty(), "no finalizer is called");
+
+        // The same garbage with finalizers: the re-check traces it again.
+        drop(ring_of::<true>(20, 5));
+        assert_eq!(collect(), 5);
+        assert_eq!(take_traced(), 10);
+        assert_eq!(take_finalized(), [20, 21, 22, 23, 24]);
+        assert_eq!(take_dropped(), [20, 21, 22, 23, 24]);
+    });
+}
+
+#[test]
+fn garbage_whose_finalizers_ran_skips_the_recheck() {
+    thread_local! {
+        static RESCUED: RefCell<Option<Gc<Node>>> = const { RefCell::new(None) };
+    }
+    on_fresh_heap(|| {
+        let a = Node::new(1);
+        a.link(&a);
+        *a.weak.borrow_mut() = Some(Gc::downgrade(&a));
+        a.on_finalize.set(Some(|n| {
+            let me = n.weak.borrow().as_ref().and_then(crate::Weak::upgrade);
+            RESCUED.with(|r| *r.borrow_mut() = me);
+        }));
+        drop(a);
+        assert_eq!(collect(), 0, "the finalizer resurrected it");
+        assert_eq!(take_finalized(), [1]);
+        take_traced();
+
+        let rescued = RESCUED.with(|r| r.borrow_mut().take()).unwrap();
+        assert!(Gc::is_finalized(&rescued));
+        drop(rescued);
+        assert_eq!(collect(), 1);
+        assert_eq!(take_traced(), 1, "finalized already: no re-check");
+        assert!(take_finalized().is_empty());
+        assert_eq!(take_dropped(), [1]);
+    });
+}
+
+#[test]
+fn weak_references_are_cleared_before_any_drop() {
+    thread_local! {
+        static UPGRADED: RefCell<Vec<(usize, bool)>> = const { RefCell::new(Vec::new()) };
+    }
+    fn try_upgrade_peer(n: &PlainNode) {
+        let peer = n.weak.borrow().as_ref().and_then(crate::Weak::upgrade);
+        UPGRADED.with(|u| u.borrow_mut().push((n.id, peer.is_some())));
+    }
+    let a = PlainNode::plain(1);
+    let b = PlainNode::plain(2);
+    a.link(&b);
+    b.link(&a);
+    *a.weak.borrow_mut() = Some(Gc::downgrade(&b));
+    *b.weak.borrow_mut() = Some(Gc::downgrade(&a));
+    a.on_drop.set(Some(try_upgrade_peer));
+    b.on_drop.set(Some(try_upgrade_peer));
+    let outside = Gc::downgrade(&a);
+    drop((a, b));
+    assert_eq!(collect_generation(0), 2);
+    let mut seen = UPGRADED.with(|u| u.borrow_mut().split_off(0));
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [(1, false), (2, false)],
+        "a Drop never upgrades a Weak to garbage"
+    );
+    assert!(outside.upgrade().is_none());
+    assert!(take_finalized().is_empty());
+    assert_eq!(take_dropped(), [1, 2]);
+}
