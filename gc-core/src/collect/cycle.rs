@@ -82,7 +82,10 @@ pub(crate) struct SetCodes {
 
 /// Moves the objects of `young` that nothing outside `young` references to
 /// `unreachable`, calling `on_unreachable` on each as it moves (so callers
-/// need no extra pass), and returns how many stayed in `young`.
+/// need no extra pass), and returns how many stayed in `young`. The
+/// callback's second argument is the same for every object: `false`
+/// guarantees that no unreachable object has a finalizer left to run
+/// ([`TrackedHeader::finalizer_pending`]).
 /// `handles_held` strong handles per object (the collector's own) are not
 /// counted as external. On failure every object is back in `young` with
 /// clear marks and code `codes.restore`, and `on_unreachable` was never
@@ -93,7 +96,7 @@ pub(crate) fn deduce_unreachable(
     handles_held: u32,
     codes: SetCodes,
     stack: &mut MarkStack,
-    on_unreachable: impl FnMut(NonNull<TrackedHeader>),
+    mut on_unreachable: impl FnMut(NonNull<TrackedHeader>, bool),
 ) -> Result<usize, GraphFailure> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let edge_balance = subtract_refs(young, codes.members, handles_held)?;
@@ -113,8 +116,11 @@ pub(crate) fn deduce_unreachable(
     }));
     let failure = match outcome {
         // No user code runs past this point: `finish` cannot fail.
-        Ok(Ok(survivors)) => {
-            return Ok(survivors + finish(young, unreachable, codes, on_unreachable));
+        Ok(Ok(marked)) => {
+            let revived = finish(young, unreachable, codes, |node| {
+                on_unreachable(node, marked.finalizers_pending);
+            });
+            return Ok(marked.survivors + revived);
         }
         Ok(Err(message)) => GraphFailure::OverVisited(message),
         Err(payload) => GraphFailure::Panicked(payload),
@@ -207,9 +213,18 @@ enum Walk {
     Backward,
 }
 
-/// The walk of step 2: traces the reachable objects of `young` (moving
+/// What the walk of step 2 found.
+struct Marked {
+    /// Objects found reachable in place.
+    survivors: usize,
+    /// Whether an object moved to the unreachable list (for good or not)
+    /// has a finalizer left to run.
+    finalizers_pending: bool,
+}
+
+/// The walk of step 2: traces the reachable objects of `young`, moving
 /// those it cannot yet prove reachable to `unreachable`, keeping their
-/// order) and returns how many it found reachable in place.
+/// order.
 ///
 /// The walk is cheapest when it meets referrers before their referents:
 /// then every referent is marked ahead of the walk and nothing moves. Lists
@@ -226,9 +241,10 @@ fn mark_reachable(
     held: u32,
     walk: Walk,
     stack: &mut MarkStack,
-) -> usize {
+) -> Marked {
     let mut tracer = Tracer::new(TraceAction::MarkReachable, codes.members, held, stack);
     let mut survivors = 0;
+    let mut finalizers_pending = false;
     let mut cur = match walk {
         Walk::Forward => young.first(),
         Walk::Backward => young.last(),
@@ -258,6 +274,7 @@ fn mark_reachable(
                     passed.as_ref().set_code(codes.survivor);
                 }
             } else {
+                finalizers_pending |= h.finalizer_pending();
                 list::unlink(node);
                 match walk {
                     Walk::Forward => unreachable.push_back(node),
@@ -266,7 +283,10 @@ fn mark_reachable(
             }
         }
     }
-    survivors
+    Marked {
+        survivors,
+        finalizers_pending,
+    }
 }
 
 /// Step 3: moves the objects of `unreachable` marked reachable back to

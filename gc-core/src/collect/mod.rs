@@ -230,16 +230,27 @@ impl Heap {
         let old = &self.generations[(generation + 1).min(GENERATIONS - 1)];
         let codes = self.codes_for(generation);
         // Each unreachable object gets the collector's temporary strong
-        // handle as it is found (step 0 of `unreachable`), which also notes
-        // whether any finalizer is left to run.
+        // handle as it is found (step 0 of `unreachable`); with no
+        // finalizer to run, it is condemned right away (steps 1–3).
         let mut finalizers_pending = false;
-        let deduced =
-            cycle::deduce_unreachable(young, &self.unreachable, 0, codes, stack, |node| {
+        let mut condemned = 0;
+        let deduced = cycle::deduce_unreachable(
+            young,
+            &self.unreachable,
+            0,
+            codes,
+            stack,
+            |node, finalizers| {
                 // SAFETY: listed objects are live.
                 unsafe { TrackedHeader::header(node) }.inc_strong();
-                // SAFETY: as above.
-                finalizers_pending |= unsafe { node.as_ref() }.finalizer_pending();
-            });
+                finalizers_pending = finalizers;
+                if !finalizers {
+                    // SAFETY: as above.
+                    unreachable::condemn(unsafe { node.as_ref() });
+                    condemned += 1;
+                }
+            },
+        );
         let survivors = match deduced {
             Ok(survivors) => survivors,
             Err(failure) => {
@@ -269,11 +280,12 @@ impl Heap {
             self.long_lived_pending.set(0);
             self.long_lived_total.set(survivors);
         }
+        let condemned = (!finalizers_pending).then_some(condemned);
         Ok(unreachable::handle_unreachable(
             self,
             old,
             codes.survivor,
-            finalizers_pending,
+            condemned,
             stack,
             panic,
         ))

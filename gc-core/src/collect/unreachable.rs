@@ -25,8 +25,9 @@
 //!
 //! When no object of the set has a finalizer left to run (its type's
 //! `Trace::HAS_FINALIZER` is `false`, or it ran before), no user code runs
-//! before step 4, so nothing can be resurrected: steps 1–3 shrink to one walk
-//! that flags the objects and hands the set to step 4 as it is.
+//! before step 4, so nothing can be resurrected: steps 1–3 shrink to flags
+//! that `deduce_unreachable` sets as it finds each object ([`condemn`]), and
+//! the set goes to step 4 as it is.
 //!
 //! User code runs only in steps 1 and 4, and only on objects on the
 //! collector's own lists (`unreachable`, `pending`), which only the
@@ -45,14 +46,15 @@ use crate::list::{ListHead, for_each};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
 /// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`,
-/// whose objects carry code `old_code`. `finalizers_pending` says whether
-/// some object of the set has a finalizer left to run. Returns the number of
-/// objects found unreachable and not resurrected.
+/// whose objects carry code `old_code`. `condemned` is `Some(n)` when no
+/// object of the set has a finalizer left to run and all `n` of them went
+/// through [`condemn`] already. Returns the number of objects found
+/// unreachable and not resurrected.
 pub(crate) fn handle_unreachable(
     heap: &Heap,
     old: &ListHead,
     old_code: u32,
-    finalizers_pending: bool,
+    condemned: Option<usize>,
     stack: &mut MarkStack,
     panic: &mut Panic,
 ) -> usize {
@@ -65,10 +67,12 @@ pub(crate) fn handle_unreachable(
     // 0. Hold: `deduce_unreachable` took the temporary handles.
     // 1–3: finalize, re-check, clear weak references; `pending` gets the
     // garbage.
-    let garbage = if finalizers_pending {
-        finalize_and_recheck(heap, old, old_code, stack, panic)
-    } else {
-        condemn(unreachable, pending)
+    let garbage = match condemned {
+        Some(garbage) => {
+            unreachable.append_to(pending);
+            garbage
+        }
+        None => finalize_and_recheck(heap, old, old_code, stack, panic),
     };
 
     // 4. Drop the values.
@@ -144,7 +148,7 @@ fn finalize_and_recheck(
         restore: old_code,
         clear: 0,
     };
-    let recheck = cycle::deduce_unreachable(unreachable, pending, 1, codes, stack, |node| {
+    let recheck = cycle::deduce_unreachable(unreachable, pending, 1, codes, stack, |node, _| {
         // SAFETY: held objects are live.
         unsafe { node.as_ref() }.set(flag::WEAK_CLEARED);
         garbage += 1;
@@ -172,21 +176,15 @@ fn finalize_and_recheck(
     garbage
 }
 
-/// Steps 1–3 when no finalizer is left to run: no user code runs before the
-/// drops, so the re-check would find exactly this set again. Flags every
-/// object finalized with its weak references cleared, gives it the code
-/// `DEAD` and moves the set to `pending`. Returns its size.
-fn condemn(unreachable: &ListHead, pending: &ListHead) -> usize {
-    let mut garbage = 0;
-    for_each(unreachable, |node| {
-        // SAFETY: live (held).
-        let h = unsafe { node.as_ref() };
-        h.set(flag::FINALIZED | flag::WEAK_CLEARED);
-        h.set_code(code::DEAD);
-        garbage += 1;
-    });
-    unreachable.append_to(pending);
-    garbage
+/// Steps 1–3 for one object of a set where no finalizer is left to run: no
+/// user code runs before the drops, so the re-check would find exactly the
+/// same set. Flags the object finalized with its weak references cleared and
+/// gives it the code `DEAD`; `deduce_unreachable` calls it as it finds each
+/// object, and the set then moves to `pending` as it is.
+#[inline]
+pub(crate) fn condemn(h: &TrackedHeader) {
+    h.set(flag::FINALIZED | flag::WEAK_CLEARED);
+    h.set_code(code::DEAD);
 }
 
 /// Drops the collector's temporary handle on a resurrected object.
