@@ -391,7 +391,9 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn is_finalized(this: &Self) -> bool {
-        Gc::tracked_flag(this, flag::FINALIZED)
+        // Garbage condemned without a finalizer to run counts as finalized
+        // from the moment its weak references are cleared.
+        Gc::tracked_flag(this, flag::FINALIZED | flag::WEAK_CLEARED)
     }
 }
 

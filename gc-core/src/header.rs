@@ -112,6 +112,11 @@ pub(crate) mod code {
     /// Garbage the collector dropped: on no list, never examined again (a
     /// handle kept past the collection sees a zombie).
     pub(crate) const DEAD: u32 = 6;
+    /// Moved to the unreachable list by a running collection's mark walk,
+    /// which holds a strong handle to it and flagged it `WEAK_CLEARED`
+    /// (undone if the walk finds it reachable after all). Once the walk is
+    /// over: garbage with no finalizer to run, waiting for its drop.
+    pub(crate) const CONDEMNED: u32 = 7;
 
     /// The set of codes holding just `code`, for
     /// [`TrackedHeader::is_member`](super::TrackedHeader::is_member).
@@ -296,6 +301,11 @@ impl TrackedHeader {
     #[inline]
     pub(crate) fn set(&self, bits: u32) {
         self.flags.set(self.flags.get() | bits);
+    }
+
+    #[inline]
+    pub(crate) fn clear(&self, bits: u32) {
+        self.flags.set(self.flags.get() & !bits);
     }
 
     /// `true` while the object is on a generation list (or one of the

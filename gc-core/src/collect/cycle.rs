@@ -46,7 +46,7 @@ use core::panic::AssertUnwindSafe;
 use core::ptr::NonNull;
 use std::panic::catch_unwind;
 
-use crate::header::{TrackedHeader, flag};
+use crate::header::{TrackedHeader, code, flag};
 use crate::list::{self, ListHead, for_each, next_in, prefetch_ahead, prev_in};
 use crate::trace::{TraceAction, Tracer};
 
@@ -78,26 +78,56 @@ pub(crate) struct SetCodes {
     pub(crate) restore: u32,
     /// Flags cleared on every object when the pass succeeds.
     pub(crate) clear: u32,
+    /// The collection's own pass (not the re-check after finalizers): the
+    /// mark walk takes the collector's strong handle on each object it
+    /// moves and condemns it (code `CONDEMNED`, `WEAK_CLEARED`), undoing
+    /// both if it finds the object reachable after all. When no moved
+    /// object has a finalizer to run and none was revived, the unreachable
+    /// list is final as the walk leaves it and `finish` is skipped.
+    pub(crate) condemn: bool,
+}
+
+impl SetCodes {
+    /// The codes the mark walk treats as members: the set's, and the code
+    /// it gives the objects it moves.
+    fn marked_members(&self) -> u32 {
+        if self.condemn {
+            self.members | code::set(code::CONDEMNED)
+        } else {
+            self.members
+        }
+    }
+}
+
+/// What `deduce_unreachable` found.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deduced {
+    /// Objects left in the examined list.
+    pub(crate) survivors: usize,
+    /// Objects moved to the unreachable list.
+    pub(crate) unreachable: usize,
+    /// Whether one of them has a finalizer left to run
+    /// ([`TrackedHeader::finalizer_pending`]). With `SetCodes::condemn`,
+    /// `false` means they are all condemned and held; `true`, that they are
+    /// held with the code `codes.unreachable`.
+    pub(crate) finalizers_pending: bool,
 }
 
 /// Moves the objects of `young` that nothing outside `young` references to
-/// `unreachable`, calling `on_unreachable` on each as it moves (so callers
-/// need no extra pass), and returns how many stayed in `young`. The
-/// callback's second argument is the same for every object: `false`
-/// guarantees that no unreachable object has a finalizer left to run
-/// ([`TrackedHeader::finalizer_pending`]).
-/// `handles_held` strong handles per object (the collector's own) are not
-/// counted as external. On failure every object is back in `young` with
-/// clear marks and code `codes.restore`, and `on_unreachable` was never
-/// called.
+/// `unreachable`. Without `codes.condemn`, calls `on_unreachable` on each
+/// as it gives it the code `codes.unreachable` (so callers need no extra
+/// pass). `handles_held` strong handles per object (the collector's own)
+/// are not counted as external. On failure every object is back in `young`
+/// with clear marks, code `codes.restore` and no handle taken by this pass,
+/// and `on_unreachable` was never called.
 pub(crate) fn deduce_unreachable(
     young: &ListHead,
     unreachable: &ListHead,
     handles_held: u32,
     codes: SetCodes,
     stack: &mut MarkStack,
-    mut on_unreachable: impl FnMut(NonNull<TrackedHeader>, bool),
-) -> Result<usize, GraphFailure> {
+    on_unreachable: impl FnMut(NonNull<TrackedHeader>),
+) -> Result<Deduced, GraphFailure> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let edge_balance = subtract_refs(young, codes.members, handles_held)?;
         let walk = if edge_balance < 0 {
@@ -117,10 +147,21 @@ pub(crate) fn deduce_unreachable(
     let failure = match outcome {
         // No user code runs past this point: `finish` cannot fail.
         Ok(Ok(marked)) => {
-            let revived = finish(young, unreachable, codes, |node| {
-                on_unreachable(node, marked.finalizers_pending);
-            });
-            return Ok(marked.survivors + revived);
+            let mut deduced = Deduced {
+                survivors: marked.survivors + marked.revived,
+                unreachable: marked.moved - marked.revived,
+                finalizers_pending: marked.finalizers_pending,
+            };
+            if !codes.condemn || marked.revived > 0 || marked.finalizers_pending {
+                let mut finish_codes = codes;
+                if codes.condemn && !marked.finalizers_pending {
+                    // Condemned they stay.
+                    finish_codes.unreachable = code::CONDEMNED;
+                }
+                deduced.survivors =
+                    marked.survivors + finish(young, unreachable, finish_codes, on_unreachable);
+            }
+            return Ok(deduced);
         }
         Ok(Err(message)) => GraphFailure::OverVisited(message),
         Err(payload) => GraphFailure::Panicked(payload),
@@ -129,7 +170,15 @@ pub(crate) fn deduce_unreachable(
     unreachable.append_to(young);
     for_each(young, |node| {
         // SAFETY: objects on a list are live.
-        unsafe { node.as_ref() }.leave_graph_pass(codes.restore, 0);
+        let h = unsafe { node.as_ref() };
+        if h.code() == code::CONDEMNED {
+            // SAFETY: live; the mark walk took this handle, and the object
+            // has handles of its own besides (it was listed).
+            unsafe { TrackedHeader::header(node) }.dec_strong();
+        }
+        // Objects on generation lists never carry `WEAK_CLEARED`: only
+        // this pass set it.
+        h.leave_graph_pass(codes.restore, flag::WEAK_CLEARED);
     });
     Err(failure)
 }
@@ -217,8 +266,12 @@ enum Walk {
 struct Marked {
     /// Objects found reachable in place.
     survivors: usize,
-    /// Whether an object moved to the unreachable list (for good or not)
-    /// has a finalizer left to run.
+    /// Objects moved to the unreachable list.
+    moved: usize,
+    /// Moved objects found reachable after all (still on the unreachable
+    /// list, flagged `REACHABLE`).
+    revived: usize,
+    /// Whether a moved object (revived or not) has a finalizer left to run.
     finalizers_pending: bool,
 }
 
@@ -242,8 +295,15 @@ fn mark_reachable(
     walk: Walk,
     stack: &mut MarkStack,
 ) -> Marked {
-    let mut tracer = Tracer::new(TraceAction::MarkReachable, codes.members, held, stack);
+    let mut tracer = Tracer::new(
+        TraceAction::MarkReachable,
+        codes.marked_members(),
+        held,
+        stack,
+    );
     let mut survivors = 0;
+    let mut moved = 0;
+    let mut revived = 0;
     let mut finalizers_pending = false;
     let mut cur = match walk {
         Walk::Forward => young.first(),
@@ -271,10 +331,17 @@ fn mark_reachable(
                 // `unreachable` and keep `REACHABLE` for `finish`.
                 while let Some(passed) = (*tracer.stack).pop() {
                     trace_object(passed, &mut tracer);
-                    passed.as_ref().set_code(codes.survivor);
+                    revive(passed, codes);
+                    revived += 1;
                 }
             } else {
                 finalizers_pending |= h.finalizer_pending();
+                if codes.condemn {
+                    h.set_code(code::CONDEMNED);
+                    h.set(flag::WEAK_CLEARED);
+                    TrackedHeader::header(node).inc_strong();
+                }
+                moved += 1;
                 list::unlink(node);
                 match walk {
                     Walk::Forward => unreachable.push_back(node),
@@ -285,14 +352,37 @@ fn mark_reachable(
     }
     Marked {
         survivors,
+        moved,
+        revived,
         finalizers_pending,
+    }
+}
+
+/// A moved object turned out reachable: it takes the survivors' code, and
+/// what `SetCodes::condemn` did to it is undone.
+///
+/// # Safety
+///
+/// `node` is live, on the unreachable list, moved by the running walk.
+#[inline]
+unsafe fn revive(node: NonNull<TrackedHeader>, codes: SetCodes) {
+    // SAFETY: caller's contract.
+    let h = unsafe { node.as_ref() };
+    h.set_code(codes.survivor);
+    if codes.condemn {
+        h.clear(flag::WEAK_CLEARED);
+        // SAFETY: live; the walk took this handle when it moved the object,
+        // which has handles of its own besides (a reachable object
+        // references it).
+        unsafe { TrackedHeader::header(node) }.dec_strong();
     }
 }
 
 /// Step 3: moves the objects of `unreachable` marked reachable back to
 /// `young` (keeping their order) and clears every mark; gives the others
-/// `codes.unreachable` and calls `on_unreachable` on each. Returns how many
-/// moved back.
+/// `codes.unreachable` and calls `on_unreachable` on each. Condemned
+/// objects that stay unreachable keep their handle, and keep `WEAK_CLEARED`
+/// only if `codes.unreachable` is `CONDEMNED`. Returns how many moved back.
 fn finish(
     young: &ListHead,
     unreachable: &ListHead,
@@ -314,7 +404,12 @@ fn finish(
                 young.push_back(node);
                 revived += 1;
             } else {
-                h.leave_graph_pass(codes.unreachable, codes.clear);
+                let clear = if codes.unreachable == code::CONDEMNED {
+                    codes.clear
+                } else {
+                    codes.clear | flag::WEAK_CLEARED
+                };
+                h.leave_graph_pass(codes.unreachable, clear);
                 on_unreachable(node);
             }
         }

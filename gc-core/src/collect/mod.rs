@@ -229,30 +229,12 @@ impl Heap {
         let young = &self.generations[generation];
         let old = &self.generations[(generation + 1).min(GENERATIONS - 1)];
         let codes = self.codes_for(generation);
-        // Each unreachable object gets the collector's temporary strong
-        // handle as it is found (step 0 of `unreachable`); with no
-        // finalizer to run, it is condemned right away (steps 1–3).
-        let mut finalizers_pending = false;
-        let mut condemned = 0;
-        let deduced = cycle::deduce_unreachable(
-            young,
-            &self.unreachable,
-            0,
-            codes,
-            stack,
-            |node, finalizers| {
-                // SAFETY: listed objects are live.
-                unsafe { TrackedHeader::header(node) }.inc_strong();
-                finalizers_pending = finalizers;
-                if !finalizers {
-                    // SAFETY: as above.
-                    unreachable::condemn(unsafe { node.as_ref() });
-                    condemned += 1;
-                }
-            },
-        );
-        let survivors = match deduced {
-            Ok(survivors) => survivors,
+        // The mark walk takes the collector's temporary strong handle on
+        // each unreachable object as it finds it (step 0 of `unreachable`)
+        // and, with no finalizer to run, condemns it (steps 1–3).
+        let deduced = cycle::deduce_unreachable(young, &self.unreachable, 0, codes, stack, |_| {});
+        let deduced = match deduced {
+            Ok(deduced) => deduced,
             Err(failure) => {
                 // Every object of the set took the code `restore`.
                 self.move_candidates(codes.members, codes.restore);
@@ -264,6 +246,7 @@ impl Heap {
             }
         };
         self.settle_candidates(generation, codes);
+        let survivors = deduced.survivors;
 
         // Survivors move to the next generation.
         if generation + 1 < GENERATIONS {
@@ -280,12 +263,11 @@ impl Heap {
             self.long_lived_pending.set(0);
             self.long_lived_total.set(survivors);
         }
-        let condemned = (!finalizers_pending).then_some(condemned);
         Ok(unreachable::handle_unreachable(
             self,
             old,
             codes.survivor,
-            condemned,
+            deduced,
             stack,
             panic,
         ))
@@ -320,6 +302,7 @@ impl Heap {
             } else {
                 0
             },
+            condemn: true,
         }
     }
 

@@ -25,9 +25,10 @@
 //!
 //! When no object of the set has a finalizer left to run (its type's
 //! `Trace::HAS_FINALIZER` is `false`, or it ran before), no user code runs
-//! before step 4, so nothing can be resurrected: steps 1–3 shrink to flags
-//! that `deduce_unreachable` sets as it finds each object ([`condemn`]), and
-//! the set goes to step 4 as it is.
+//! before step 4, so nothing can be resurrected: steps 1–3 shrink to what
+//! `deduce_unreachable`'s mark walk does as it moves each object (code
+//! `CONDEMNED`, weak references cleared), and the set goes to step 4 as it
+//! is.
 //!
 //! User code runs only in steps 1 and 4, and only on objects on the
 //! collector's own lists (`unreachable`, `pending`), which only the
@@ -38,23 +39,22 @@
 
 use core::ptr::NonNull;
 
-use crate::collect::cycle::{self, GraphFailure, MarkStack, SetCodes};
+use crate::collect::cycle::{self, Deduced, GraphFailure, MarkStack, SetCodes};
 use crate::collect::{Panic, guarded, record};
 use crate::header::{TrackedHeader, code, flag};
 use crate::heap::{GENERATIONS, Heap};
 use crate::list::{ListHead, for_each};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
-/// Runs steps 0–5 on `heap.unreachable`; resurrected objects go to `old`,
-/// whose objects carry code `old_code`. `condemned` is `Some(n)` when no
-/// object of the set has a finalizer left to run and all `n` of them went
-/// through [`condemn`] already. Returns the number of objects found
-/// unreachable and not resurrected.
+/// Runs steps 0–5 on `heap.unreachable`, which `deduce_unreachable` (with
+/// `SetCodes::condemn`) filled and described in `deduced`; resurrected
+/// objects go to `old`, whose objects carry code `old_code`. Returns the
+/// number of objects found unreachable and not resurrected.
 pub(crate) fn handle_unreachable(
     heap: &Heap,
     old: &ListHead,
     old_code: u32,
-    condemned: Option<usize>,
+    deduced: Deduced,
     stack: &mut MarkStack,
     panic: &mut Panic,
 ) -> usize {
@@ -65,14 +65,14 @@ pub(crate) fn handle_unreachable(
     }
 
     // 0. Hold: `deduce_unreachable` took the temporary handles.
-    // 1–3: finalize, re-check, clear weak references; `pending` gets the
-    // garbage.
-    let garbage = match condemned {
-        Some(garbage) => {
-            unreachable.append_to(pending);
-            garbage
-        }
-        None => finalize_and_recheck(heap, old, old_code, stack, panic),
+    // 1–3: finalize, re-check, clear weak references (`deduce_unreachable`
+    // did all that already when no finalizer is left to run); `pending`
+    // gets the garbage.
+    let garbage = if deduced.finalizers_pending {
+        finalize_and_recheck(heap, old, old_code, stack, panic)
+    } else {
+        unreachable.append_to(pending);
+        deduced.unreachable
     };
 
     // 4. Drop the values.
@@ -89,15 +89,20 @@ pub(crate) fn handle_unreachable(
     // 5. Release. No user code runs here.
     let release = |node: NonNull<TrackedHeader>| {
         // SAFETY: held objects are live.
-        heap.note_tracked_deallocation(unsafe { node.as_ref() });
+        let h = unsafe { node.as_ref() };
+        heap.note_tracked_deallocation(h);
         // SAFETY: held; once the hold is gone at strong 0 the value is
-        // already dropped, so only the memory is released. An object with
-        // handles left stays allocated (on no list) until they go.
+        // already dropped, so only the memory is released.
         unsafe {
             if TrackedHeader::header(node).dec_strong() == 0 {
                 release_tracked_memory(heap, node);
+                return;
             }
         }
+        // Handles are left (a `Drop` kept one): the object stays allocated,
+        // on no list, a zombie no pass examines again.
+        h.set(flag::FINALIZED | flag::WEAK_CLEARED);
+        h.set_code(code::DEAD);
     };
     // SAFETY: held objects are live; `release` never panics and only frees
     // memory (the values are dropped already), never touching `pending`.
@@ -105,7 +110,7 @@ pub(crate) fn handle_unreachable(
     // Candidates flagged while user code ran: the resurrected are in `old`
     // now; the dropped never matter again.
     heap.move_candidates(code::set(code::UNREACHABLE), old_code);
-    heap.clear_candidates(code::set(code::DEAD));
+    heap.clear_candidates(code::set(code::DEAD) | code::set(code::CONDEMNED));
     garbage
 }
 
@@ -147,8 +152,9 @@ fn finalize_and_recheck(
         unreachable: code::DEAD,
         restore: old_code,
         clear: 0,
+        condemn: false,
     };
-    let recheck = cycle::deduce_unreachable(unreachable, pending, 1, codes, stack, |node, _| {
+    let recheck = cycle::deduce_unreachable(unreachable, pending, 1, codes, stack, |node| {
         // SAFETY: held objects are live.
         unsafe { node.as_ref() }.set(flag::WEAK_CLEARED);
         garbage += 1;
@@ -174,17 +180,6 @@ fn finalize_and_recheck(
         }
     }
     garbage
-}
-
-/// Steps 1–3 for one object of a set where no finalizer is left to run: no
-/// user code runs before the drops, so the re-check would find exactly the
-/// same set. Flags the object finalized with its weak references cleared and
-/// gives it the code `DEAD`; `deduce_unreachable` calls it as it finds each
-/// object, and the set then moves to `pending` as it is.
-#[inline]
-pub(crate) fn condemn(h: &TrackedHeader) {
-    h.set(flag::FINALIZED | flag::WEAK_CLEARED);
-    h.set_code(code::DEAD);
 }
 
 /// Drops the collector's temporary handle on a resurrected object.

@@ -4,7 +4,9 @@
 
 use std::cell::RefCell;
 
-use super::node::{Node, PlainNode, ring_of, take_dropped, take_finalized, take_traced};
+use super::node::{
+    Node, PlainNode, panic_at_trace, ring_of, take_dropped, take_finalized, take_traced,
+};
 use crate::{Gc, collect, collect_generation};
 
 /// Runs `test` on a fresh thread: a heap of its own, so trace counts see
@@ -93,4 +95,72 @@ fn weak_references_are_cleared_before_any_drop() {
     assert!(outside.upgrade().is_none());
     assert!(take_finalized().is_empty());
     assert_eq!(take_dropped(), [1, 2]);
+}
+
+/// Nodes 1–5 with only node 3 referenced from outside, linked so that the
+/// mark walk passes some reachable nodes before it reaches 3, whichever way
+/// it goes (it moves them to the unreachable list, condemned, and must undo
+/// that when 3 reaches them); plus a garbage cycle 6 ⇄ 7. Returns node 3
+/// and weak handles to nodes 1–5.
+fn revival_graph() -> (Gc<PlainNode>, Vec<crate::Weak<PlainNode>>) {
+    let n: Vec<Gc<PlainNode>> = (1..=7).map(PlainNode::plain).collect();
+    n[2].link(&n[0]); // 3 → 1
+    n[2].link(&n[4]); // 3 → 5
+    n[0].link(&n[1]); // 1 → 2
+    n[4].link(&n[3]); // 5 → 4
+    n[5].link(&n[6]); // 6 → 7
+    n[6].link(&n[5]); // 7 → 6
+    let weak = n[..5].iter().map(Gc::downgrade).collect();
+    (n[2].clone(), weak)
+}
+
+/// Checks that nodes 1–5 are alive and unharmed: upgradable, not finalized,
+/// and holding exactly their own strong handles (none left by the
+/// collector).
+fn assert_revived_intact(root: &Gc<PlainNode>, weak: &[crate::Weak<PlainNode>]) {
+    for (i, w) in weak.iter().enumerate() {
+        let node = w
+            .upgrade()
+            .unwrap_or_else(|| panic!("node {} upgrades", i + 1));
+        // One handle from a peer (node 3: from `root`), one from `node`.
+        assert_eq!(
+            Gc::strong_count(&node),
+            2,
+            "node {}: no collector handle left",
+            i + 1
+        );
+        assert!(!Gc::is_finalized(&node), "node {}", i + 1);
+    }
+    assert_eq!(root.edges.borrow().len(), 2);
+}
+
+#[test]
+fn revived_objects_are_uncondemned() {
+    on_fresh_heap(|| {
+        let (root, weak) = revival_graph();
+        assert_eq!(collect_generation(0), 2, "only the cycle 6 ⇄ 7 is garbage");
+        assert_eq!(take_dropped(), [6, 7]);
+        assert_revived_intact(&root, &weak);
+        super::candidates::check_bookkeeping();
+        drop(root);
+        assert_eq!(take_dropped(), [1, 2, 3, 4, 5]);
+    });
+}
+
+#[test]
+fn a_panic_in_the_mark_walk_uncondemns_everything() {
+    on_fresh_heap(|| {
+        let (root, weak) = revival_graph();
+        // Seven traces in subtract_refs, then the mark walk's first: by
+        // then the walk has moved (condemned) at least one node.
+        panic_at_trace(8);
+        let err = std::panic::catch_unwind(|| collect_generation(0)).unwrap_err();
+        assert_eq!(err.downcast_ref::<&str>(), Some(&"trace panic"));
+        assert!(take_dropped().is_empty(), "nothing was freed");
+        assert_revived_intact(&root, &weak);
+        super::candidates::check_bookkeeping();
+        assert_eq!(collect(), 2, "the next collection finds the cycle");
+        assert_eq!(take_dropped(), [6, 7]);
+        assert_revived_intact(&root, &weak);
+    });
 }

@@ -8,6 +8,13 @@ thread_local! {
     static DROPPED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
     static FINALIZED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
     static TRACED: Cell<usize> = const { Cell::new(0) };
+    static PANIC_AT_TRACE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Makes the `n`-th `trace` call on a node from now panic (0: never).
+pub(crate) fn panic_at_trace(n: usize) {
+    TRACED.with(|t| t.set(0));
+    PANIC_AT_TRACE.with(|p| p.set(n));
 }
 
 /// `trace` calls on nodes since the last call (and resets the count).
@@ -59,7 +66,7 @@ impl PlainNode {
 }
 
 impl<const FINALIZER: bool> Node<FINALIZER> {
-    fn with_id(id: usize) -> Gc<Self> {
+    pub(crate) fn with_id(id: usize) -> Gc<Self> {
         Gc::new(Node {
             id,
             edges: RefCell::new(Vec::new()),
@@ -95,7 +102,12 @@ impl<const FINALIZER: bool> Drop for Node<FINALIZER> {
 // SAFETY: visits each owned `Gc` (the edges) once; the `Weak` is no edge.
 unsafe impl<const FINALIZER: bool> Trace for Node<FINALIZER> {
     fn trace(&self, tracer: &mut Tracer) {
-        TRACED.with(|t| t.set(t.get() + 1));
+        let traced = TRACED.with(|t| t.get() + 1);
+        TRACED.with(|t| t.set(traced));
+        if PANIC_AT_TRACE.with(|p| p.get()) == traced {
+            PANIC_AT_TRACE.with(|p| p.set(0));
+            panic!("trace panic");
+        }
         self.edges.trace(tracer);
     }
     const HAS_FINALIZER: bool = FINALIZER;

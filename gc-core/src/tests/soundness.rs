@@ -1,6 +1,7 @@
 //! Drop reaching collected peers, panics mid-collection, RefCell borrows,
 //! the trace verifier, deep graphs on small stacks, thread exit.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -68,39 +69,46 @@ fn try_deref_sees_dropped_peer() {
     take_finalized();
 }
 
-thread_local!(static SMUGGLED: RefCell<Vec<Gc<Node>>> = const { RefCell::new(Vec::new()) });
+thread_local!(static SMUGGLED: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) });
 
 /// Collects a two-node cycle (ids 1 and 2) whose node 1 smuggles a handle
 /// to node 2 out of its `Drop`; returns that zombie handle and the bytes in
-/// use while both nodes were alive.
-fn zombie_from_collected_pair() -> (Gc<Node>, usize) {
-    let a = Node::new(1);
-    let b = Node::new(2);
+/// use while both nodes were alive. With `FINALIZER` the garbage goes
+/// through the finalizers and the re-check, without it straight from the
+/// mark walk to the drops.
+fn zombie_from_collected_pair<const FINALIZER: bool>() -> (Gc<Node<FINALIZER>>, usize) {
+    let a = Node::<FINALIZER>::with_id(1);
+    let b = Node::with_id(2);
     a.link(&b);
     b.link(&a);
     a.on_drop.set(Some(|n| {
         let peer = n.edges.borrow()[0].clone();
-        SMUGGLED.with(|s| s.borrow_mut().push(peer));
+        SMUGGLED.with(|s| s.borrow_mut().push(Box::new(peer)));
     }));
     let before = heap_stats().bytes_in_use;
     drop((a, b));
     assert_eq!(collect(), 2);
     let zombie = SMUGGLED.with(|s| s.borrow_mut().pop()).unwrap();
-    (zombie, before)
+    (*zombie.downcast().unwrap(), before)
 }
 
 #[test]
 fn handle_smuggled_out_of_drop_is_a_safe_zombie() {
-    reset();
-    let (zombie, before) = zombie_from_collected_pair();
-    assert!(Gc::try_deref(&zombie).is_none());
-    assert!(!Gc::is_tracked(&zombie));
-    assert!(catch_unwind(AssertUnwindSafe(|| zombie.id)).is_err());
-    assert!(Gc::try_unwrap(zombie.clone()).is_err());
-    assert!(heap_stats().bytes_in_use < before);
-    drop(zombie);
-    assert_eq!(take_dropped(), [1, 2]);
-    take_finalized();
+    fn case<const FINALIZER: bool>() {
+        reset();
+        let (zombie, before) = zombie_from_collected_pair::<FINALIZER>();
+        assert!(Gc::try_deref(&zombie).is_none());
+        assert!(!Gc::is_tracked(&zombie));
+        assert!(Gc::is_finalized(&zombie));
+        assert!(catch_unwind(AssertUnwindSafe(|| zombie.id)).is_err());
+        assert!(Gc::try_unwrap(zombie.clone()).is_err());
+        assert!(heap_stats().bytes_in_use < before);
+        drop(zombie);
+        assert_eq!(take_dropped(), [1, 2]);
+        take_finalized();
+    }
+    case::<true>();
+    case::<false>();
 }
 
 /// A zombie reached from later garbage is outside every set the collector
@@ -108,33 +116,47 @@ fn handle_smuggled_out_of_drop_is_a_safe_zombie() {
 /// it (which would trip the trace verifier) and it is freed by refcount.
 #[test]
 fn zombie_held_by_later_garbage_is_never_examined() {
-    reset();
-    let (zombie, _) = zombie_from_collected_pair();
-    assert_eq!(take_dropped(), [1, 2]);
-    for round in 0..3 {
-        // A garbage cycle holding the zombie, found, finalized, re-checked
-        // and dropped: three graph passes that reach the zombie.
-        let x = Node::new(10 + round);
-        let y = Node::new(20 + round);
-        x.link(&y);
-        y.link(&x);
-        x.link(&zombie);
-        drop((x, y));
-        assert_eq!(collect(), 2, "round {round}");
+    fn case<const FINALIZER: bool>() {
+        reset();
+        let (zombie, _) = zombie_from_collected_pair::<FINALIZER>();
+        assert_eq!(take_dropped(), [1, 2]);
+        for round in 0..3 {
+            // A garbage cycle holding the zombie, found (finalized and
+            // re-checked with FINALIZER) and dropped: graph passes that
+            // reach the zombie.
+            let x = Node::with_id(10 + round);
+            let y = Node::with_id(20 + round);
+            x.link(&y);
+            y.link(&x);
+            x.link(&zombie);
+            drop((x, y));
+            assert_eq!(collect(), 2, "round {round}");
+        }
+        assert_eq!(take_dropped(), [10, 11, 12, 20, 21, 22]);
+        // A live object holding the zombie: the mark walk traces it, and
+        // must not take the zombie for a member of its set.
+        let keeper = Node::with_id(30);
+        keeper.link(&zombie);
+        assert_eq!(collect(), 0);
+        assert_eq!(collect(), 0);
+        assert_eq!(Gc::strong_count(&zombie), 2);
+        drop(keeper);
+        assert_eq!(take_dropped(), [30]);
+        assert_eq!(Gc::strong_count(&zombie), 1);
+        let before = heap_stats().bytes_in_use;
+        drop(zombie);
+        assert!(
+            heap_stats().bytes_in_use < before,
+            "the zombie's block is freed"
+        );
+        assert!(
+            take_dropped().is_empty(),
+            "its value was dropped once, by the collector"
+        );
+        take_finalized();
     }
-    assert_eq!(take_dropped(), [10, 11, 12, 20, 21, 22]);
-    assert_eq!(Gc::strong_count(&zombie), 1);
-    let before = heap_stats().bytes_in_use;
-    drop(zombie);
-    assert!(
-        heap_stats().bytes_in_use < before,
-        "the zombie's block is freed"
-    );
-    assert!(
-        take_dropped().is_empty(),
-        "its value was dropped once, by the collector"
-    );
-    take_finalized();
+    case::<true>();
+    case::<false>();
 }
 
 #[test]
