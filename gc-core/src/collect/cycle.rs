@@ -30,11 +30,18 @@
 //!    the way most edges of the set point (see `mark_reachable`), so a
 //!    graph built bottom-up moves as little as one linked top-down. An object the
 //!    walk is done with takes the code of the list it is going to, which
-//!    takes it out of the set: later edges to it are ignored.
+//!    takes it out of the set: later edges to it are ignored. In a
+//!    collection's own pass (not the re-check after finalizers) the walk
+//!    also *condemns* each object it moves: the collector's temporary
+//!    strong handle, code `CONDEMNED` (still a member for this walk) and
+//!    `WEAK_CLEARED`; an object found reachable after all gets both undone.
 //! 3. `finish`: one pass over the (tentatively) unreachable list moves the
 //!    objects marked reachable after the walk passed them back to the end
 //!    of the list, in their original order, and gives the others the code
-//!    for unreachable objects.
+//!    for unreachable objects. A collection's own pass skips it when the
+//!    walk revived nothing and no moved object has a finalizer left to run
+//!    (the usual case): the unreachable list is then final, condemned
+//!    garbage that goes straight to its drops.
 //!
 //! No user code runs between step 1 and the end of step 3 (only `trace`,
 //! which only reports edges), so counts and `RefCell` borrow states are

@@ -101,8 +101,8 @@ pub(crate) fn handle_unreachable(
         }
         // Handles are left (a `Drop` kept one): the object stays allocated,
         // on no list, a zombie no pass examines again.
+        h.leave_graph_pass(code::DEAD, 0);
         h.set(flag::FINALIZED | flag::WEAK_CLEARED);
-        h.set_code(code::DEAD);
     };
     // SAFETY: held objects are live; `release` never panics and only frees
     // memory (the values are dropped already), never touching `pending`.

@@ -16,14 +16,17 @@ thread_local! {
     static LIVE: RefCell<BTreeSet<usize>> = const { RefCell::new(BTreeSet::new()) };
 }
 
-/// A node counting the `trace` calls made on any node.
-struct Counted {
+/// A node counting the `trace` calls made on any node. `FINALIZER` is its
+/// `Trace::HAS_FINALIZER` (its finalizer does nothing either way): garbage
+/// goes through the finalize/re-check path with it, and is condemned by the
+/// mark walk without it.
+struct Counted<const FINALIZER: bool = false> {
     id: usize,
-    edges: RefCell<Vec<Gc<Counted>>>,
+    edges: RefCell<Vec<Gc<Counted<FINALIZER>>>>,
 }
 
-impl Counted {
-    fn new(id: usize) -> Gc<Counted> {
+impl<const FINALIZER: bool> Counted<FINALIZER> {
+    fn new(id: usize) -> Gc<Self> {
         LIVE.with(|l| l.borrow_mut().insert(id));
         Gc::new(Counted {
             id,
@@ -32,28 +35,37 @@ impl Counted {
     }
 }
 
-impl Drop for Counted {
+impl<const FINALIZER: bool> Drop for Counted<FINALIZER> {
     fn drop(&mut self) {
         LIVE.with(|l| assert!(l.borrow_mut().remove(&self.id), "dropped twice"));
     }
 }
 
 // SAFETY: visits each owned `Gc` once.
-unsafe impl Trace for Counted {
+unsafe impl<const FINALIZER: bool> Trace for Counted<FINALIZER> {
     fn trace(&self, tracer: &mut Tracer) {
         TRACES.with(|t| t.set(t.get() + 1));
         self.edges.trace(tracer);
     }
+
+    const HAS_FINALIZER: bool = FINALIZER;
 }
 
 fn live() -> BTreeSet<usize> {
     LIVE.with(|l| l.borrow().clone())
 }
 
+/// A listed object outside a collection: no marks, no collector count, weak
+/// references not cleared.
+fn assert_clean(object: &TrackedHeader) {
+    assert!(!object.has(flag::REACHABLE | flag::VISITED | flag::WEAK_CLEARED));
+    assert_eq!(object.internal_refs(), 0);
+}
+
 /// Ids reachable from `roots` through the real graph.
-fn reachable(roots: &[Gc<Counted>]) -> BTreeSet<usize> {
+fn reachable<const FINALIZER: bool>(roots: &[Gc<Counted<FINALIZER>>]) -> BTreeSet<usize> {
     let mut seen = BTreeSet::new();
-    let mut stack: Vec<Gc<Counted>> = roots.to_vec();
+    let mut stack: Vec<Gc<Counted<FINALIZER>>> = roots.to_vec();
     while let Some(node) = stack.pop() {
         if seen.insert(node.id) {
             stack.extend(node.edges.borrow().iter().cloned());
@@ -90,10 +102,11 @@ fn list_objects(list: &ListHead) -> Vec<&TrackedHeader> {
 }
 
 /// The bookkeeping the skip relies on: every object on a generation list
-/// carries that generation's code, generation 2's length is known, and
-/// every flagged object is counted under its code.
+/// carries that generation's code and no trace of a collection, generation
+/// 2's length is known, and every flagged object is counted under its code.
 pub(super) fn check_bookkeeping() {
     let heap = heap();
+    assert!(heap.unreachable.is_empty() && heap.pending.is_empty());
     let old = heap.old_code.get();
     let expected = [code::GEN0, code::GEN1, old];
     let mut flagged = [0usize; code::COUNT as usize];
@@ -105,6 +118,7 @@ pub(super) fn check_bookkeeping() {
                 expected[generation],
                 "generation {generation}"
             );
+            assert_clean(object);
             if object.has(flag::CANDIDATE) {
                 flagged[object.code() as usize] += 1;
             }
@@ -115,6 +129,7 @@ pub(super) fn check_bookkeeping() {
     }
     for object in list_objects(&heap.permanent) {
         assert_eq!(object.code(), code::PERMANENT);
+        assert_clean(object);
         if object.has(flag::CANDIDATE) {
             flagged[code::PERMANENT as usize] += 1;
         }
@@ -136,7 +151,7 @@ fn automatic_collections_skip_graphs_nobody_dropped_a_handle_of() {
     // A tree linked top-down by moving each new node into its parent: no
     // strong count ever goes down.
     fn tree(depth: u32, next_id: &mut usize) -> Gc<Counted> {
-        let node = Counted::new(*next_id);
+        let node = Counted::<false>::new(*next_id);
         *next_id += 1;
         if depth > 1 {
             for _ in 0..2 {
@@ -163,12 +178,14 @@ fn automatic_collections_skip_graphs_nobody_dropped_a_handle_of() {
     check_bookkeeping();
 
     // Now a garbage cycle: dropping its handles flags it.
-    let a = Counted::new(100_000);
-    let b = Counted::new(100_001);
+    let a = Counted::<false>::new(100_000);
+    let b = Counted::<false>::new(100_001);
     a.edges.borrow_mut().push(b.clone());
     b.edges.borrow_mut().push(a.clone());
     drop((a, b));
-    let filler: Vec<_> = (0..25).map(|i| Counted::new(200_000 + i)).collect();
+    let filler: Vec<_> = (0..25)
+        .map(|i| Counted::<false>::new(200_000 + i))
+        .collect();
     assert!(
         TRACES.with(Cell::get) > 0,
         "the next automatic collection traced"
@@ -184,9 +201,9 @@ fn automatic_collections_skip_graphs_nobody_dropped_a_handle_of() {
 #[test]
 fn flags_survive_young_collections() {
     let _settings = Settings::set((10_000, 10, 10), false);
-    let a = Counted::new(1);
+    let a = Counted::<false>::new(1);
     collect(); // `a` is old now
-    let b = Counted::new(2);
+    let b = Counted::<false>::new(2);
     a.edges.borrow_mut().push(b.clone());
     b.edges.borrow_mut().push(a); // the old half's handle moves: no decrement
     drop(b); // the one decrement: `b` is a candidate
@@ -201,7 +218,7 @@ fn flags_survive_young_collections() {
     let full = stats()[2].collections;
     let mut filler = Vec::new();
     while stats()[2].collections == full {
-        filler.push(Counted::new(10 + filler.len()));
+        filler.push(Counted::<false>::new(10 + filler.len()));
         assert!(filler.len() < 100, "no automatic full collection");
     }
     assert!(
@@ -242,9 +259,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn run(ops: &[Op], audit: bool) -> Result<(), TestCaseError> {
+fn run<const FINALIZER: bool>(ops: &[Op], audit: bool) -> Result<(), TestCaseError> {
     let _settings = Settings::set((3, 2, 2), audit);
-    let mut roots: Vec<Gc<Counted>> = Vec::new();
+    let mut roots: Vec<Gc<Counted<FINALIZER>>> = Vec::new();
     let mut next_id = 0;
     let mut frozen = false;
     for op in ops {
@@ -326,13 +343,15 @@ proptest! {
     /// real one, which must find nothing.
     #[test]
     fn skipped_collections_would_have_found_nothing(ops in proptest::collection::vec(op(), 1..80)) {
-        run(&ops, true)?;
+        run::<false>(&ops, true)?;
+        run::<true>(&ops, true)?;
     }
 
     /// With skips on, the lists, codes and counts stay consistent and
     /// explicit collections stay exact.
     #[test]
     fn skipping_keeps_the_collector_consistent(ops in proptest::collection::vec(op(), 1..80)) {
-        run(&ops, false)?;
+        run::<false>(&ops, false)?;
+        run::<true>(&ops, false)?;
     }
 }
