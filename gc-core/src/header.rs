@@ -125,6 +125,13 @@ pub(crate) mod code {
         1 << code
     }
 
+    /// Whether objects with `code` are garbage whose weak references are
+    /// cleared: `CONDEMNED` and `DEAD`.
+    #[inline]
+    pub(crate) const fn clears_weak(code: u32) -> bool {
+        code == CONDEMNED || code == DEAD
+    }
+
     /// The generation-2 code that is not `old`.
     #[inline]
     pub(crate) const fn other_old(old: u32) -> u32 {

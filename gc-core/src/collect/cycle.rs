@@ -79,7 +79,8 @@ pub(crate) struct SetCodes {
     pub(crate) members: u32,
     /// For the objects that stay on (or return to) that list.
     pub(crate) survivor: u32,
-    /// For the objects moved to the unreachable list.
+    /// For the objects moved to the unreachable list. Garbage codes
+    /// ([`code::clears_weak`]) come with `WEAK_CLEARED`.
     pub(crate) unreachable: u32,
     /// For every object when the pass fails (all are back on the list).
     pub(crate) restore: u32,
@@ -121,19 +122,17 @@ pub(crate) struct Deduced {
 }
 
 /// Moves the objects of `young` that nothing outside `young` references to
-/// `unreachable`. Without `codes.condemn`, calls `on_unreachable` on each
-/// as it gives it the code `codes.unreachable` (so callers need no extra
-/// pass). `handles_held` strong handles per object (the collector's own)
-/// are not counted as external. On failure every object is back in `young`
-/// with clear marks, code `codes.restore` and no handle taken by this pass,
-/// and `on_unreachable` was never called.
+/// `unreachable`, with the code `codes.unreachable` (or, with
+/// `codes.condemn` and no finalizer to run, `CONDEMNED`).
+/// `handles_held` strong handles per object (the collector's own) are not
+/// counted as external. On failure every object is back in `young` with
+/// clear marks, code `codes.restore` and no handle taken by this pass.
 pub(crate) fn deduce_unreachable(
     young: &ListHead,
     unreachable: &ListHead,
     handles_held: u32,
     codes: SetCodes,
     stack: &mut MarkStack,
-    on_unreachable: impl FnMut(NonNull<TrackedHeader>),
 ) -> Result<Deduced, GraphFailure> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let edge_balance = subtract_refs(young, codes.members, handles_held)?;
@@ -154,21 +153,20 @@ pub(crate) fn deduce_unreachable(
     let failure = match outcome {
         // No user code runs past this point: `finish` cannot fail.
         Ok(Ok(marked)) => {
-            let mut deduced = Deduced {
-                survivors: marked.survivors + marked.revived,
-                unreachable: marked.moved - marked.revived,
-                finalizers_pending: marked.finalizers_pending,
-            };
             if !codes.condemn || marked.revived > 0 || marked.finalizers_pending {
                 let mut finish_codes = codes;
                 if codes.condemn && !marked.finalizers_pending {
                     // Condemned they stay.
                     finish_codes.unreachable = code::CONDEMNED;
                 }
-                deduced.survivors =
-                    marked.survivors + finish(young, unreachable, finish_codes, on_unreachable);
+                let revived = finish(young, unreachable, finish_codes);
+                debug_assert_eq!(revived, marked.revived);
             }
-            return Ok(deduced);
+            return Ok(Deduced {
+                survivors: marked.survivors + marked.revived,
+                unreachable: marked.moved - marked.revived,
+                finalizers_pending: marked.finalizers_pending,
+            });
         }
         Ok(Err(message)) => GraphFailure::OverVisited(message),
         Err(payload) => GraphFailure::Panicked(payload),
@@ -387,15 +385,9 @@ unsafe fn revive(node: NonNull<TrackedHeader>, codes: SetCodes) {
 
 /// Step 3: moves the objects of `unreachable` marked reachable back to
 /// `young` (keeping their order) and clears every mark; gives the others
-/// `codes.unreachable` and calls `on_unreachable` on each. Condemned
-/// objects that stay unreachable keep their handle, and keep `WEAK_CLEARED`
-/// only if `codes.unreachable` is `CONDEMNED`. Returns how many moved back.
-fn finish(
-    young: &ListHead,
-    unreachable: &ListHead,
-    codes: SetCodes,
-    mut on_unreachable: impl FnMut(NonNull<TrackedHeader>),
-) -> usize {
+/// `codes.unreachable`, flagged `WEAK_CLEARED` if that is a garbage code
+/// (condemned objects keep their handle). Returns how many moved back.
+fn finish(young: &ListHead, unreachable: &ListHead, codes: SetCodes) -> usize {
     let mut revived = 0;
     let mut cur = unreachable.first();
     while let Some(node) = cur {
@@ -411,13 +403,10 @@ fn finish(
                 young.push_back(node);
                 revived += 1;
             } else {
-                let clear = if codes.unreachable == code::CONDEMNED {
-                    codes.clear
-                } else {
-                    codes.clear | flag::WEAK_CLEARED
-                };
-                h.leave_graph_pass(codes.unreachable, clear);
-                on_unreachable(node);
+                h.leave_graph_pass(codes.unreachable, codes.clear | flag::WEAK_CLEARED);
+                if code::clears_weak(codes.unreachable) {
+                    h.set(flag::WEAK_CLEARED);
+                }
             }
         }
     }

@@ -232,7 +232,7 @@ impl Heap {
         // The mark walk takes the collector's temporary strong handle on
         // each unreachable object as it finds it (step 0 of `unreachable`)
         // and, with no finalizer to run, condemns it (steps 1–3).
-        let deduced = cycle::deduce_unreachable(young, &self.unreachable, 0, codes, stack, |_| {});
+        let deduced = cycle::deduce_unreachable(young, &self.unreachable, 0, codes, stack);
         let deduced = match deduced {
             Ok(deduced) => deduced,
             Err(failure) => {

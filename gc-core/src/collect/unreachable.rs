@@ -144,8 +144,8 @@ fn finalize_and_recheck(
     });
 
     // 2. Re-check: `unreachable` keeps the resurrected, `pending` gets the
-    // rest, and 3. their weak references are cleared as they are found.
-    let mut garbage = 0;
+    // rest, and 3. their weak references are cleared as they are found
+    // (`DEAD` is a garbage code).
     let codes = SetCodes {
         members: code::set(code::UNREACHABLE),
         survivor: old_code,
@@ -154,19 +154,19 @@ fn finalize_and_recheck(
         clear: 0,
         condemn: false,
     };
-    let recheck = cycle::deduce_unreachable(unreachable, pending, 1, codes, stack, |node| {
-        // SAFETY: held objects are live.
-        unsafe { node.as_ref() }.set(flag::WEAK_CLEARED);
-        garbage += 1;
-    });
-    if let Err(failure) = recheck {
-        // Everything is back in `unreachable`: treat it all as resurrected.
-        let payload: Box<dyn core::any::Any + Send> = match failure {
-            GraphFailure::OverVisited(message) => Box::new(message),
-            GraphFailure::Panicked(payload) => payload,
-        };
-        record(panic, payload);
-    }
+    let garbage = match cycle::deduce_unreachable(unreachable, pending, 1, codes, stack) {
+        Ok(deduced) => deduced.unreachable,
+        Err(failure) => {
+            // Everything is back in `unreachable`: treat it all as
+            // resurrected.
+            let payload: Box<dyn core::any::Any + Send> = match failure {
+                GraphFailure::OverVisited(message) => Box::new(message),
+                GraphFailure::Panicked(payload) => payload,
+            };
+            record(panic, payload);
+            0
+        }
+    };
     let old_is_gen2 = core::ptr::eq(old, &heap.generations[GENERATIONS - 1]);
     while let Some(node) = unreachable.pop_first() {
         if old_is_gen2 {
