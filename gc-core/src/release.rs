@@ -115,23 +115,81 @@ impl Drop for DepthGuard<'_> {
     }
 }
 
-/// Drops the value of a tracked object whose strong count is 0, then
-/// releases its memory.
+/// The first steps of a tracked object's refcount death: it leaves its
+/// generation list before any user code runs (so a collection started by
+/// the finalizer or by a `Drop` never sees the dying object), is counted
+/// out, and is finalized unless it was before (`finalize` runs the
+/// finalizer).
 ///
 /// # Safety
 ///
-/// `node` is live with strong count 0, on no list, value intact.
-#[inline]
-unsafe fn drop_value_and_release(heap: &Heap, node: NonNull<TrackedHeader>, depth: u32) {
+/// `node` is a live tracked object on a list, whose strong count just
+/// reached 0, value intact.
+#[inline(always)]
+unsafe fn leave_heap_and_finalize(
+    heap: &Heap,
+    node: NonNull<TrackedHeader>,
+    finalize: impl FnOnce(),
+) {
+    // SAFETY: live object; unlinking is O(1) and always allowed.
+    unsafe { list::unlink(node) };
+    // SAFETY: live (caller's contract).
+    let h = unsafe { node.as_ref() };
+    heap.note_tracked_deallocation(h);
+    if !h.has(flag::FINALIZED) {
+        h.set(flag::FINALIZED);
+        // Strong 0: the finalizer cannot resurrect the object (upgrades
+        // fail).
+        finalize();
+    }
+}
+
+/// Drops the value with `drop` one trashcan level deeper than `depth`,
+/// then releases the memory.
+///
+/// # Safety
+///
+/// `node` is live with strong count 0, on no list, value intact; `drop`
+/// drops that value (exactly once).
+#[inline(always)]
+unsafe fn drop_value_and_release(
+    heap: &Heap,
+    node: NonNull<TrackedHeader>,
+    depth: u32,
+    drop: impl FnOnce(),
+) {
     {
         heap.drop_depth.set(depth + 1);
         let _restore = DepthGuard { heap, depth };
-        // SAFETY: the value is intact and unreachable (strong count 0), so
-        // it is dropped exactly once.
-        unsafe { (node.as_ref().vtable.drop_value)(TrackedHeader::boxed(node)) };
+        drop();
     }
     // SAFETY: value dropped, strong count 0, on no list.
     unsafe { release_tracked_memory(heap, node) };
+}
+
+/// [`drop_value_and_release`] through the vtable.
+///
+/// # Safety
+///
+/// As for `drop_value_and_release`.
+#[inline]
+unsafe fn drop_erased_value_and_release(heap: &Heap, node: NonNull<TrackedHeader>, depth: u32) {
+    // SAFETY: caller's contract; the value is intact and unreachable
+    // (strong count 0), so it is dropped exactly once.
+    unsafe {
+        drop_value_and_release(heap, node, depth, || {
+            (node.as_ref().vtable.drop_value)(TrackedHeader::boxed(node));
+        });
+    }
+}
+
+/// The end of a refcount death at `depth`: the outermost one drains the
+/// values the trashcan deferred.
+#[inline(always)]
+fn after_refcount_death(heap: &Heap, depth: u32) {
+    if depth == 0 && !heap.trashcan.is_empty() {
+        drain_trashcan(heap);
+    }
 }
 
 /// The tracked part of the refcount path with the type known: the common
@@ -153,30 +211,19 @@ unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBo
         // SAFETY: caller's contract.
         return unsafe { tracked_last_strong_dropped(node) };
     }
-    // As in `tracked_last_strong_dropped`: leave the list before any user
-    // code runs.
-    // SAFETY: live object; unlinking is O(1) and always allowed.
-    unsafe { list::unlink(node) };
-    heap.note_tracked_deallocation(h);
+    // SAFETY: live object: the place of its value.
+    let value = unsafe { &raw mut (*ptr.as_ptr()).value };
     // SAFETY: strong count 0: the value is intact and nobody else can reach
     // it, so it is finalized (once) and dropped exactly once.
     unsafe {
-        let value = &raw mut (*ptr.as_ptr()).value;
-        if !h.has(flag::FINALIZED) {
-            h.set(flag::FINALIZED);
+        leave_heap_and_finalize(heap, node, || {
             if T::HAS_FINALIZER {
                 (*value).run_finalizer();
             }
-        }
-        heap.drop_depth.set(depth + 1);
-        let restore = DepthGuard { heap, depth };
-        ptr::drop_in_place(value);
-        drop(restore);
-        release_tracked_memory(heap, node);
+        });
+        drop_value_and_release(heap, node, depth, || ptr::drop_in_place(value));
     }
-    if depth == 0 && !heap.trashcan.is_empty() {
-        drain_trashcan(heap);
-    }
+    after_refcount_death(heap, depth);
 }
 
 /// The tracked part of the refcount path (type-erased, out of line).
@@ -195,16 +242,11 @@ pub(crate) unsafe fn tracked_last_strong_dropped(node: NonNull<TrackedHeader>) {
         unsafe { release_tracked_memory(heap, node) };
         return;
     }
-    // Leave the generation list first, so a collection started by the
-    // finalizer or by a `Drop` never sees this dying object.
-    // SAFETY: live object; unlinking is O(1) and always allowed.
-    unsafe { list::unlink(node) };
-    heap.note_tracked_deallocation(h);
-    if !h.has(flag::FINALIZED) {
-        h.set(flag::FINALIZED);
-        // SAFETY: the value is intact; strong 0 means the finalizer cannot
-        // resurrect the object (upgrades fail).
-        unsafe { (h.vtable.finalize)(TrackedHeader::boxed(node)) };
+    // SAFETY: strong 0, value intact (caller's contract).
+    unsafe {
+        leave_heap_and_finalize(heap, node, || {
+            (h.vtable.finalize)(TrackedHeader::boxed(node));
+        });
     }
     let depth = heap.drop_depth.get();
     if depth >= TRASHCAN_DEPTH {
@@ -213,10 +255,8 @@ pub(crate) unsafe fn tracked_last_strong_dropped(node: NonNull<TrackedHeader>) {
         return;
     }
     // SAFETY: strong 0, unlinked, value intact.
-    unsafe { drop_value_and_release(heap, node, depth) };
-    if depth == 0 && !heap.trashcan.is_empty() {
-        drain_trashcan(heap);
-    }
+    unsafe { drop_erased_value_and_release(heap, node, depth) };
+    after_refcount_death(heap, depth);
 }
 
 /// Drops the deferred values one at a time, at depth 1, so nested drops
@@ -227,6 +267,6 @@ fn drain_trashcan(heap: &Heap) {
     while let Some(node) = heap.trashcan.pop_first() {
         // SAFETY: queued objects are live, strong 0, value intact, and
         // `pop_first` unlinked them.
-        unsafe { drop_value_and_release(heap, node, 0) };
+        unsafe { drop_erased_value_and_release(heap, node, 0) };
     }
 }
