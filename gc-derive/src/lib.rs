@@ -60,7 +60,8 @@ use proc_macro::TokenStream;
 ///   skipped field is never collected (it only leaks, never frees early).
 /// - `#[trace(finalize)]` on the type: `run_finalizer` calls the type's
 ///   `pygc::Finalize` impl (Python's `__del__`). Without it finalization is
-///   a no-op.
+///   a no-op and `HAS_FINALIZER` is `false`, so the collector drops garbage
+///   of the type without the resurrection re-check.
 /// - `#[trace(bound = "T: Trace, U: Clone")]` on the type: these where-clause
 ///   predicates replace the inferred `T: Trace` bounds (`bound = ""` adds
 ///   none).
