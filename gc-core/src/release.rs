@@ -19,7 +19,7 @@ use core::ptr::{self, NonNull};
 use crate::header::{GcBox, TrackedHeader, flag};
 use crate::heap::{Heap, heap};
 use crate::list;
-use crate::trace::Trace;
+use crate::trace::{Trace, finalize_if_any};
 use crate::vtable::allocation_of;
 
 /// Nesting depth of refcount-path drops before the trashcan defers them.
@@ -40,9 +40,7 @@ pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T
         // (upgrades fail), so it is finalized and dropped exactly once.
         unsafe {
             let value = &raw mut (*ptr.as_ptr()).value;
-            if T::HAS_FINALIZER {
-                (*value).run_finalizer();
-            }
+            finalize_if_any(&*value);
             ptr::drop_in_place(value);
             release_implicit_weak(ptr);
         }
@@ -216,11 +214,7 @@ unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBo
     // SAFETY: strong count 0: the value is intact and nobody else can reach
     // it, so it is finalized (once) and dropped exactly once.
     unsafe {
-        leave_heap_and_finalize(heap, node, || {
-            if T::HAS_FINALIZER {
-                (*value).run_finalizer();
-            }
-        });
+        leave_heap_and_finalize(heap, node, || finalize_if_any(&*value));
         drop_value_and_release(heap, node, depth, || ptr::drop_in_place(value));
     }
     after_refcount_death(heap, depth);

@@ -128,6 +128,16 @@ pub unsafe trait Trace {
     fn run_finalizer(&self) {}
 }
 
+/// Runs `value`'s finalizer if its type has one: the one place that honours
+/// [`Trace::HAS_FINALIZER`] (the refcount path, typed or through the
+/// vtable, and the collector all call this).
+#[inline(always)]
+pub(crate) fn finalize_if_any<T: ?Sized + Trace>(value: &T) {
+    if T::HAS_FINALIZER {
+        value.run_finalizer();
+    }
+}
+
 /// What the collector is doing with each edge a `trace` call reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TraceAction {

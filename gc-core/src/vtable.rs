@@ -8,14 +8,13 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader};
-use crate::trace::{Trace, Tracer};
+use crate::trace::{Trace, Tracer, finalize_if_any};
 
 /// Type-erased operations on one tracked object.
 pub(crate) struct VTable {
     /// Calls `Trace::trace` on the value.
     pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer),
-    /// Calls `Trace::run_finalizer` on the value (only called when
-    /// `has_finalizer`).
+    /// Runs the value's finalizer, if its type has one.
     pub(crate) finalize: unsafe fn(NonNull<Header>),
     /// `Trace::HAS_FINALIZER`: finalizing may run user code.
     pub(crate) has_finalizer: bool,
@@ -69,9 +68,7 @@ unsafe fn trace_value<T: Trace>(boxed: NonNull<Header>, tracer: &mut Tracer) {
 unsafe fn finalize_value<T: Trace>(boxed: NonNull<Header>) {
     // SAFETY: caller guarantees the value is initialised and not dropped.
     let value = unsafe { &(*boxed.cast::<GcBox<T>>().as_ptr()).value };
-    if T::HAS_FINALIZER {
-        value.run_finalizer();
-    }
+    finalize_if_any(value);
 }
 
 /// # Safety

@@ -134,12 +134,10 @@ fn finalize_and_recheck(
         let h = unsafe { node.as_ref() };
         if !h.has(flag::FINALIZED) {
             h.set(flag::FINALIZED);
-            if h.vtable.has_finalizer {
-                // SAFETY: the value is intact; the object is held.
-                guarded(panic, || unsafe {
-                    (h.vtable.finalize)(TrackedHeader::boxed(node))
-                });
-            }
+            // SAFETY: the value is intact; the object is held.
+            guarded(panic, || unsafe {
+                (h.vtable.finalize)(TrackedHeader::boxed(node))
+            });
         }
     });
 
