@@ -290,15 +290,12 @@ fn spawn_cell(workload: &str, imp: &str, o: &Options) -> report::Cell {
         .unwrap_or_else(|| report::Cell::Crash(format!("no RESULT line in output: {stdout:?}")))
 }
 
-/// A cell whose child ran longer than this gets no further rounds.
-const SLOW_CELL: Duration = Duration::from_secs(10);
-
 /// Runs one workload for every implementation, `o.rounds` times, the
 /// implementations interleaved (the order reversed every other round), so
 /// that a slow phase of a shared machine hits every column alike rather
 /// than whichever cells it happened to coincide with. Each column reports
 /// the median of its rounds (see [`report::Cell::combine`]). Cells that
-/// crashed, were not applicable or took over [`SLOW_CELL`] run once.
+/// crashed, were not applicable or took over [`report::SLOW_CELL`] run once.
 fn run_row(w: &'static str, o: &Options) -> Vec<(&'static str, report::Cell)> {
     let mut runs: Vec<(&'static str, Vec<report::Cell>, bool)> =
         o.impls.iter().map(|&i| (i, Vec::new(), true)).collect();
@@ -321,7 +318,7 @@ fn run_row(w: &'static str, o: &Options) -> Vec<(&'static str, report::Cell)> {
                 round + 1,
                 cell.short()
             );
-            *again = matches!(cell, report::Cell::Ok { .. }) && t.elapsed() < SLOW_CELL;
+            *again = matches!(cell, report::Cell::Ok { .. }) && t.elapsed() < report::SLOW_CELL;
             cells.push(cell);
         }
     }

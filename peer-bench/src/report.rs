@@ -196,6 +196,9 @@ impl Results {
     }
 }
 
+/// A cell whose child ran longer than this gets no further rounds.
+pub const SLOW_CELL: Duration = Duration::from_secs(10);
+
 /// Machine and run description.
 pub struct Header {
     cpu: String,
@@ -256,12 +259,13 @@ impl Header {
 
     fn line(&self) -> String {
         format!(
-            "Machine: {}, {} cores, {}. Profile: {}. Per cell: the median of {} rounds (implementations interleaved, cells over 10 s run once), each the median of {} reps{}; time limit {} s per cell.",
+            "Machine: {}, {} cores, {}. Profile: {}. Per cell: the median of {} rounds (implementations interleaved, cells over {} s run once), each the median of {} reps{}; time limit {} s per cell.",
             self.cpu,
             self.cores,
             self.mem,
             self.profile,
             self.rounds,
+            SLOW_CELL.as_secs(),
             self.reps,
             if self.quick {
                 ", --quick (all N / 100)"
