@@ -10,6 +10,12 @@
 //! observation Bacon and Rajan's cycle collector is built on: the possible
 //! roots of garbage cycles are the objects decremented to a non-zero count.
 //!
+//! The collector's own temporary handles obey the same rule: when it
+//! releases its hold on an object a finalizer resurrected, the count goes
+//! down without reaching 0, and the object is flagged like after any other
+//! such decrement (a finalizer that stores a new object pointing back at
+//! its own makes a new cycle that becomes garbage exactly then).
+//!
 //! So `Gc::drop` flags such an object a **candidate**, once, and counts it
 //! under the [`code`](crate::header::code) of the list it is on. An *automatic* collection whose
 //! set holds no candidate cannot find anything unreachable: it skips the

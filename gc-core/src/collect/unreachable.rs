@@ -174,22 +174,37 @@ fn finalize_and_recheck(
         // the temporary handle goes as any other handle would.
         unsafe {
             old.push_back(node);
-            release_hold(node, panic);
+            release_hold(heap, node, panic);
         }
     }
     garbage
 }
 
-/// Drops the collector's temporary handle on a resurrected object.
+/// Drops the collector's temporary handle on a resurrected object that
+/// just rejoined a generation list.
+///
+/// Like any strong decrement that does not reach 0, this one leaves a
+/// candidate behind (see `collect::candidates`): a finalizer can resurrect
+/// its object into a *new* cycle (it stores a fresh object that points back
+/// at it), which becomes garbage exactly when this hold goes. The flag is
+/// set afresh and counted under the code the object has now: whatever count
+/// an earlier flag was under may have moved meanwhile (a `freeze()` from a
+/// finalizer or a `Drop` moves the counts of the generations, not those of
+/// objects in flight on the collector's lists).
 ///
 /// # Safety
 ///
 /// `node` is live, holds the collector's handle, and its value is intact.
-unsafe fn release_hold(node: core::ptr::NonNull<TrackedHeader>, panic: &mut Panic) {
+unsafe fn release_hold(heap: &Heap, node: core::ptr::NonNull<TrackedHeader>, panic: &mut Panic) {
+    // SAFETY: live (held).
+    let h = unsafe { node.as_ref() };
     // SAFETY: live (held).
     if unsafe { TrackedHeader::header(node) }.dec_strong() == 0 {
         // Only the hold was left: an ordinary refcount death.
         // SAFETY: strong count just reached 0 on a live tracked object.
         guarded(panic, || unsafe { tracked_last_strong_dropped(node) });
+    } else {
+        h.clear(flag::CANDIDATE);
+        heap.note_candidate(h);
     }
 }
