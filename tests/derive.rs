@@ -313,10 +313,13 @@ fn skipped_fields_are_not_traced() {
         shared: Rc::new(2),
     });
     assert_eq!(with_rc.id + *with_rc.shared, 3);
-    assert!(!may::<WithRc>(), "a skipped field does not count");
-    assert!(!may::<HiddenEdge>());
+    assert!(
+        may::<WithRc>() && may::<HiddenEdge>(),
+        "a skipped field may own a Gc: the type stays tracked"
+    );
+    assert!(Gc::is_tracked(&with_rc));
 
-    // The self-cycle of an untracked object is invisible to the collector.
+    // A cycle through a skipped field is invisible to the collector.
     let hidden = Gc::new(HiddenEdge {
         hidden: RefCell::new(None),
         visible: 0,
@@ -331,6 +334,33 @@ fn skipped_fields_are_not_traced() {
     hidden.hidden.borrow_mut().take();
     drop(hidden);
     assert!(weak.upgrade().is_none());
+}
+
+/// A list linked only through a skipped field.
+#[derive(Trace)]
+struct SkippedLink {
+    #[trace(skip)]
+    next: Option<Gc<SkippedLink>>,
+}
+
+#[test]
+fn deep_drops_through_skipped_fields_do_not_overflow_the_stack() {
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let mut head = Gc::new(SkippedLink { next: None });
+            assert!(Gc::is_tracked(&head), "so it is on the trashcan");
+            for _ in 0..200_000 {
+                head = Gc::new(SkippedLink { next: Some(head) });
+            }
+            assert!(head.next.is_some());
+            drop(head);
+            let stats = pygc::heap_stats();
+            assert_eq!(stats.blocks_in_use.iter().sum::<usize>(), 0, "{stats:?}");
+        })
+        .expect("spawn")
+        .join()
+        .expect("the chain dropped without overflowing a 256 KiB stack");
 }
 
 // ---------------------------------------------------------- #[trace(crate)]

@@ -72,7 +72,18 @@ fn impl_trace(cont: &Container<'_>) -> TokenStream {
         },
         Span::mixed_site(),
     );
-    let may_contain_gc = may_contain_gc(cont, &traced_fields, &krate);
+    let skips_an_owner = cont
+        .all_fields()
+        .any(|f| f.attrs.skip && !matches!(f.ty, syn::Type::Reference(_) | syn::Type::Ptr(_)));
+    let may_contain_gc = if skips_an_owner {
+        // A skipped field is not traced, but it may still own `Gc`s (a
+        // closure's captures, an `Rc<Gc<_>>`): the type stays tracked, so
+        // its deep drops go through the trashcan like every other type
+        // that can own a `Gc`. References and raw pointers own nothing.
+        quote!(true)
+    } else {
+        may_contain_gc(cont, &traced_fields, &krate)
+    };
     let body = if traced_fields.is_empty() {
         TokenStream::new()
     } else {
@@ -410,10 +421,20 @@ mod tests {
     }
 
     #[test]
-    fn leaves_only_give_false_and_recursion_gives_true() {
+    fn leaves_only_give_false_and_recursion_or_skip_gives_true() {
         assert!(expand("struct S;").contains("MAY_CONTAIN_GC : bool = false"));
         assert!(expand("enum E {}").contains("MAY_CONTAIN_GC : bool = false"));
-        assert!(expand("struct S { #[trace(skip)] a: Rc<u8> }").contains("bool = false"));
+        let skipped = expand("struct S { #[trace(skip)] a: Rc<u8> }");
+        assert!(
+            skipped.contains("MAY_CONTAIN_GC : bool = true"),
+            "{skipped}"
+        );
+        let borrowed =
+            expand("struct S<'a> { #[trace(skip)] a: &'a u8, #[trace(skip)] b: *const u8 }");
+        assert!(
+            borrowed.contains("MAY_CONTAIN_GC : bool = false"),
+            "{borrowed}"
+        );
         let out = expand("enum Tree { Leaf(u8), Node(Box<Tree>) }");
         assert!(out.contains("MAY_CONTAIN_GC : bool = true"), "{out}");
     }

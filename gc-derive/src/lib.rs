@@ -58,6 +58,10 @@ use proc_macro::TokenStream;
 ///   no `Trace` impl. Required on `Rc`, `Arc`, reference and raw-pointer
 ///   fields: the collector cannot see through them, so a cycle through a
 ///   skipped field is never collected (it only leaks, never frees early).
+///   A type with a skipped field counts as one that may contain a `Gc`
+///   (the field may own some; skipped references and raw pointers own
+///   nothing and do not count): it is tracked, so dropping a long chain
+///   linked through skipped fields goes through the trashcan too.
 /// - `#[trace(finalize)]` on the type: `run_finalizer` calls the type's
 ///   `pygc::Finalize` impl (Python's `__del__`). Without it finalization is
 ///   a no-op and `HAS_FINALIZER` is `false`, so the collector drops garbage
@@ -104,7 +108,8 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// assert!(<Expr<u8> as Trace>::MAY_CONTAIN_GC);
-/// assert!(!<Handle as Trace>::MAY_CONTAIN_GC); // leaves only: never tracked
+/// // A skipped field may own a `Gc`: the type is tracked.
+/// assert!(<Handle as Trace>::MAY_CONTAIN_GC);
 ///
 /// let sum = Gc::new(Expr::Add(Gc::new(Expr::Leaf(1)), Gc::new(Expr::Leaf(2))));
 /// assert!(matches!(&*sum, Expr::Add(..)));

@@ -62,7 +62,10 @@ fn dropped_by_automatic_collections(id: usize, limit: usize) -> bool {
         filler.push(Node::new(1_000_000 + filler.len()));
         dropped.extend(take_dropped());
     }
-    assert!(collections() > before, "the filler triggered automatic collections");
+    assert!(
+        collections() > before,
+        "the filler triggered automatic collections"
+    );
     drop(filler);
     dropped.contains(&id)
 }
