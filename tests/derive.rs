@@ -459,6 +459,58 @@ fn finalize_runs_when_the_last_handle_drops() {
     );
 }
 
+/// A finalizable value with a `Gc` inside, so wrappers of it are tracked.
+#[derive(Trace)]
+#[trace(finalize)]
+struct FinalizedHolder {
+    id: u32,
+    peer: Option<Gc<RefCell<FinalizedHolder>>>,
+}
+
+impl Finalize for FinalizedHolder {
+    fn finalize(&self) {
+        FINALIZED.with(|log| log.borrow_mut().push(self.id));
+    }
+}
+
+#[derive(Trace, Clone, Copy)]
+#[trace(finalize)]
+struct CopyResource(u32);
+
+impl Finalize for CopyResource {
+    fn finalize(&self) {
+        FINALIZED.with(|log| log.borrow_mut().push(self.0));
+    }
+}
+
+#[test]
+fn wrappers_forward_the_finalizer_on_the_refcount_path() {
+    finalized();
+    drop(Gc::new(RefCell::new(Resource { id: 1 })));
+    drop(Gc::new(Box::new(Resource { id: 2 })));
+    drop(Gc::new(Cell::new(CopyResource(3))));
+    drop(Gc::new(Box::new(RefCell::new(Resource { id: 4 }))));
+    drop(Gc::new(RefCell::new(FinalizedHolder { id: 5, peer: None })));
+    assert_eq!(finalized(), [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn wrappers_forward_the_finalizer_on_the_cycle_path() {
+    collect();
+    finalized();
+    let a = Gc::new(RefCell::new(FinalizedHolder { id: 1, peer: None }));
+    let b = Gc::new(RefCell::new(FinalizedHolder {
+        id: 2,
+        peer: Some(a.clone()),
+    }));
+    a.borrow_mut().peer = Some(b.clone());
+    drop((a, b));
+    assert_eq!(collect(), 2);
+    let mut ids = finalized();
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 2], "Gc<RefCell<T>> finalizes T in a cycle");
+}
+
 #[test]
 fn finalize_runs_on_the_cycle_path() {
     collect();

@@ -28,7 +28,7 @@ use std::ffi::{CStr, CString, OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::trace::{Trace, Tracer};
+use crate::trace::{Trace, Tracer, finalize_if_any};
 
 /// Types that own no `Gc`: they visit nothing and are never tracked.
 macro_rules! leaf_trace {
@@ -72,7 +72,9 @@ leaf_trace! {
     std::net::SocketAddr, std::net::SocketAddrV4, std::net::SocketAddrV6,
 }
 
-/// Types that own exactly one `T`, reached by `$get`.
+/// Types that own exactly one `T`, reached by `$get`. They are the value
+/// for the collector, so they forward `T`'s finalizer too: a
+/// `Gc<Box<T>>` finalizes its `T`.
 macro_rules! wrapper_trace {
     ($([$($params:tt)*] $ty:ty => |$this:ident| $get:expr;)*) => {$(
         // SAFETY: the value owns exactly the `Gc`s its one inner `T` owns,
@@ -88,7 +90,13 @@ macro_rules! wrapper_trace {
 
             const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
 
-            const HAS_FINALIZER: bool = false;
+            const HAS_FINALIZER: bool = T::HAS_FINALIZER;
+
+            #[inline]
+            fn run_finalizer(&self) {
+                let $this = self;
+                finalize_if_any($get);
+            }
         }
     )*};
 }
@@ -242,7 +250,13 @@ unsafe impl<T: Copy + Trace> Trace for Cell<T> {
 
     const MAY_CONTAIN_GC: bool = false;
 
-    const HAS_FINALIZER: bool = false;
+    const HAS_FINALIZER: bool = T::HAS_FINALIZER;
+
+    /// Finalizes a copy of the value: a `Copy` value is its copies.
+    #[inline]
+    fn run_finalizer(&self) {
+        finalize_if_any(&self.get());
+    }
 }
 
 /// Traces the value through [`RefCell::try_borrow_unguarded`].
@@ -275,7 +289,18 @@ unsafe impl<T: ?Sized + Trace> Trace for RefCell<T> {
 
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
 
-    const HAS_FINALIZER: bool = false;
+    const HAS_FINALIZER: bool = T::HAS_FINALIZER;
+
+    /// Forwards to the value's finalizer. A finalizer runs when nothing can
+    /// borrow the cell any more (refcount path) or from the collector with
+    /// no borrow of the garbage alive; should the cell still be borrowed
+    /// mutably, the finalizer is skipped rather than aliasing that borrow.
+    #[inline]
+    fn run_finalizer(&self) {
+        if let Ok(value) = self.try_borrow() {
+            finalize_if_any(&*value);
+        }
+    }
 }
 
 /// `PhantomData<T>` owns no `T`, whatever `T` is (even a non-`Trace` one).
