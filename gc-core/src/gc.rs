@@ -141,9 +141,15 @@ impl<T: Trace + 'static> Gc<T> {
             heap.note_tracked_allocation();
             Self::allocate_tracked(heap, Header::new(0, 1))
         } else {
-            let block = heap.allocate(Layout::new::<GcBox<T>>()).cast::<GcBox<T>>();
-            // SAFETY: fresh block sized for a `GcBox<T>`.
-            unsafe { (&raw mut (*block.as_ptr()).header).write(Header::new(0, 1)) };
+            let layout = Layout::new::<GcBox<T>>();
+            let block = heap.allocate(layout).cast::<GcBox<T>>();
+            // SAFETY: fresh block sized for a `GcBox<T>`; the value slot is
+            // unwritten, so the layout is stashed there for the `Weak`'s
+            // drop should `data_fn` panic.
+            unsafe {
+                (&raw mut (*block.as_ptr()).header).write(Header::new(0, 1));
+                release::stash_layout(block.cast(), layout);
+            }
             block
         };
         // The weak count of 1 written above belongs to this `Weak`; if
@@ -203,7 +209,13 @@ impl<T: Trace + 'static> Gc<T> {
         // exactly once and nobody reads it again (upgrades fail).
         let value = unsafe { ptr::read(&raw const (*this.ptr.as_ptr()).value) };
         // SAFETY: strong count 0 and value moved out; drop the implicit weak.
-        unsafe { release::release_implicit_weak::<T>(this.ptr) };
+        unsafe {
+            if T::MAY_CONTAIN_GC {
+                release::release_implicit_weak::<T>(this.ptr);
+            } else {
+                release::release_untracked_weak(this.ptr, Layout::new::<GcBox<T>>());
+            }
+        }
         Ok(value)
     }
 
@@ -405,8 +417,10 @@ impl<T: ?Sized + Trace + 'static> Deref for Gc<T> {
     /// Panics with "Gc value was already dropped by the cycle collector"
     /// when dereferencing a handle whose value the collector dropped (only
     /// possible from a `Drop` of a collected cycle or a handle smuggled out
-    /// of one). Untracked types never pay for this check.
+    /// of one). Untracked types never pay for this check. The panic
+    /// reports the caller's location.
     #[inline]
+    #[track_caller]
     fn deref(&self) -> &T {
         if Gc::is_value_dropped(self) {
             value_dropped();

@@ -37,36 +37,112 @@ pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T
         unsafe { tracked_last_strong_dropped_typed(ptr) }
     } else {
         // SAFETY: strong count 0: no handle can read the value any more
-        // (upgrades fail), so it is finalized and dropped exactly once.
+        // (upgrades fail), so it is finalized and dropped exactly once; its
+        // layout is taken while it is still intact.
         unsafe {
+            let layout = Layout::for_value(ptr.as_ref());
             let value = &raw mut (*ptr.as_ptr()).value;
             finalize_if_any(&*value);
             ptr::drop_in_place(value);
-            release_implicit_weak(ptr);
+            release_untracked_weak(ptr, layout);
         }
     }
 }
 
-/// Drops the weak count shared by the strong handles; frees the block when
-/// it was the last.
+/// Drops the weak count shared by the strong handles of a tracked object;
+/// frees the block when it was the last.
 ///
 /// # Safety
 ///
-/// The strong count is 0 and the value is already dropped or moved out.
+/// A tracked object; the strong count is 0 and the value is already dropped
+/// or moved out.
 #[inline]
 pub(crate) unsafe fn release_implicit_weak<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
+    debug_assert!(
+        T::MAY_CONTAIN_GC,
+        "untracked objects use release_untracked_weak"
+    );
+    // SAFETY: tracked (caller), and the implicit weak count keeps it live.
+    unsafe { release_tracked_memory(heap(), TrackedHeader::of_box(ptr.cast())) };
+}
+
+/// Drops the weak count shared by the strong handles of an untracked
+/// object whose block has `layout`: frees the block when it was the last,
+/// otherwise records `layout` in the block for the last [`Weak`]'s drop
+/// (see [`stash_layout`]).
+///
+/// [`Weak`]: crate::Weak
+///
+/// # Safety
+///
+/// An untracked object allocated with `layout`; the strong count is 0 and
+/// the value is already dropped or moved out.
+#[inline]
+pub(crate) unsafe fn release_untracked_weak<T: ?Sized>(ptr: NonNull<GcBox<T>>, layout: Layout) {
     // SAFETY: the caller holds the implicit weak count, so the block is live.
     if unsafe { (*ptr.as_ptr()).header.dec_weak() } == 0 {
-        // SAFETY: the last weak count is gone: nobody references the block.
-        unsafe { free_block(heap(), ptr) };
+        // SAFETY: the last weak count is gone: nobody references the block,
+        // which was allocated with `layout`.
+        unsafe { heap().deallocate(ptr.cast(), layout) };
+    } else {
+        // SAFETY: value gone, block live (weak handles are left).
+        unsafe { stash_layout(ptr.cast(), layout) };
     }
+}
+
+/// Bytes from an untracked block's start to its stashed layout: right after
+/// the 8-byte header, where the value was.
+const STASH_OFFSET: usize = 8;
+
+/// Records `layout` in an untracked block whose value is gone (dropped,
+/// moved out, or never written), for [`free_untracked_block`].
+///
+/// The layout cannot be computed then: `Layout::for_value` would build a
+/// reference to a dead value. Every block has room: pooled blocks are at
+/// least 16 bytes, and larger ones are larger.
+///
+/// # Safety
+///
+/// `block` is the start of a live untracked block allocated with `layout`,
+/// whose value bytes nobody reads any more.
+#[inline]
+pub(crate) unsafe fn stash_layout(block: NonNull<u8>, layout: Layout) {
+    debug_assert!(layout.align() >= 4, "a GcBox is at least 4-aligned");
+    let encoded = (layout.size() as u64) << 6 | u64::from(layout.align().trailing_zeros());
+    // SAFETY: the 8 bytes after the header are inside the block (see above)
+    // and hold no live value (caller's contract).
+    unsafe {
+        block
+            .byte_add(STASH_OFFSET)
+            .cast::<u64>()
+            .write_unaligned(encoded);
+    }
+}
+
+/// Returns the block of an untracked object whose counts are both 0 and
+/// whose layout was stashed ([`stash_layout`]).
+///
+/// # Safety
+///
+/// Strong and weak counts are 0; the layout was stashed when the value went.
+#[inline]
+pub(crate) unsafe fn free_untracked_block(heap: &Heap, block: NonNull<u8>) {
+    // SAFETY: the stash is inside the live block (caller's contract).
+    let encoded = unsafe { block.byte_add(STASH_OFFSET).cast::<u64>().read_unaligned() };
+    let size = (encoded >> 6) as usize;
+    let align = 1usize << (encoded & 63);
+    // SAFETY: the stash holds the layout of the allocation (a valid one).
+    let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
+    // SAFETY: no handle is left; the block was allocated with `layout`.
+    unsafe { heap.deallocate(block, layout) };
 }
 
 /// Returns the block of an object whose counts are both 0.
 ///
 /// # Safety
 ///
-/// Strong and weak counts are 0; the value is dropped or moved out.
+/// Strong and weak counts are 0; the value is dropped or moved out (an
+/// untracked object's layout was stashed then).
 #[inline]
 pub(crate) unsafe fn free_block<T: ?Sized + Trace>(heap: &Heap, ptr: NonNull<GcBox<T>>) {
     if T::MAY_CONTAIN_GC {
@@ -75,11 +151,8 @@ pub(crate) unsafe fn free_block<T: ?Sized + Trace>(heap: &Heap, ptr: NonNull<GcB
         // SAFETY: `base`/`layout` describe the allocation made by `Gc::new`.
         unsafe { heap.deallocate(base, layout) };
     } else {
-        // SAFETY: for a sized `T` the layout is computed without reading the
-        // (dropped) value; the block is still allocated.
-        let layout = Layout::for_value(unsafe { ptr.as_ref() });
-        // SAFETY: untracked blocks are allocated with exactly this layout.
-        unsafe { heap.deallocate(ptr.cast(), layout) };
+        // SAFETY: untracked, counts 0, layout stashed (caller's contract).
+        unsafe { free_untracked_block(heap, ptr.cast()) };
     }
 }
 

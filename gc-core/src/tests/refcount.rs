@@ -109,6 +109,34 @@ fn new_cyclic_self_weak() {
     take_finalized();
 }
 
+/// The last `Weak` frees an untracked block whose value is gone without
+/// looking at the dead value (its layout was recorded when it went): under
+/// `-Zmiri-recursive-validation` a reference to a dropped `Box` is UB.
+#[test]
+fn weak_outliving_an_untracked_value_frees_its_block() {
+    let before = heap_stats();
+    let small = Gc::new(Box::new(5u32));
+    let large = Gc::new((Box::new(6u8), [7u64; 80]));
+    let moved = Gc::new(Box::new(8u16));
+    let weaks = (
+        Gc::downgrade(&small),
+        Gc::downgrade(&large),
+        Gc::downgrade(&moved),
+    );
+    assert_eq!(**small + u32::from(*large.0) + large.1[79] as u32, 18);
+    drop((small, large));
+    assert_eq!(Gc::try_unwrap(moved).map(|b| *b), Ok(8));
+    assert!(weaks.0.upgrade().is_none() && weaks.1.upgrade().is_none());
+    assert!(
+        heap_stats().bytes_in_use > before.bytes_in_use,
+        "weaks hold the blocks"
+    );
+    drop(weaks);
+    let after = heap_stats();
+    assert_eq!(after.bytes_in_use, before.bytes_in_use);
+    assert_eq!(after.blocks_in_use, before.blocks_in_use);
+}
+
 #[test]
 fn new_cyclic_panic_frees_block() {
     let before = heap_stats().bytes_in_use;

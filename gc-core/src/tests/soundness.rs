@@ -111,6 +111,54 @@ fn handle_smuggled_out_of_drop_is_a_safe_zombie() {
     case::<false>();
 }
 
+thread_local! {
+    /// `Some` while this thread records the location of its next panic.
+    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, which must panic, and returns the file of the panic's location
+/// (a chained panic hook records it for this thread only; other threads'
+/// panics go to the previous hook untouched).
+fn panic_file(f: impl FnOnce()) -> String {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let recorded = PANIC_LOCATION.with(|slot| {
+                let mut slot = slot.borrow_mut();
+                slot.as_mut()
+                    .map(|file| {
+                        *file = info
+                            .location()
+                            .map(|l| l.file().to_owned())
+                            .unwrap_or_default()
+                    })
+                    .is_some()
+            });
+            if !recorded {
+                previous(info);
+            }
+        }));
+    });
+    PANIC_LOCATION.with(|slot| *slot.borrow_mut() = Some(String::new()));
+    assert!(catch_unwind(AssertUnwindSafe(f)).is_err(), "it panicked");
+    PANIC_LOCATION
+        .with(|slot| slot.borrow_mut().take())
+        .unwrap()
+}
+
+/// The "already dropped" panic points at the code that dereferenced the
+/// zombie, not at pygc.
+#[test]
+fn dereferencing_a_zombie_reports_the_callers_location() {
+    reset();
+    let (zombie, _) = zombie_from_collected_pair::<false>();
+    let file = panic_file(|| assert!(zombie.id > 0));
+    assert!(file.ends_with("soundness.rs"), "reported at {file}");
+    drop(zombie);
+    take_dropped();
+}
+
 /// A zombie reached from later garbage is outside every set the collector
 /// examines: however often that happens, nothing counts references into
 /// it (which would trip the trace verifier) and it is freed by refcount.
