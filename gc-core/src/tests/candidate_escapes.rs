@@ -6,7 +6,6 @@
 use std::cell::RefCell;
 
 use super::node::{Node, take_dropped};
-use crate::heap::heap;
 use crate::{Gc, Weak, collect, collect_generation, freeze, set_threshold, stats, unfreeze};
 
 thread_local! {
