@@ -1,6 +1,7 @@
 //! Collection callbacks (CPython's `gc.callbacks`).
 
-use core::cell::{Cell, RefCell};
+use core::cell::RefCell;
+use core::sync::atomic::{AtomicU64, Ordering};
 use std::rc::Rc;
 
 /// When a callback runs: before or after a collection.
@@ -40,6 +41,10 @@ pub struct CollectInfo {
 
 /// Identifies a registered callback, for [`remove_callback`](crate::remove_callback).
 ///
+/// Ids are unique in the process, not just per thread: the id of a
+/// callback registered on another thread matches none of this thread's, so
+/// removing it here returns `false`.
+///
 /// # Examples
 ///
 /// ```
@@ -50,25 +55,27 @@ pub struct CollectInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CallbackId(u64);
 
+/// The next id to hand out, over all threads. 2^64 registrations cannot be
+/// made, so ids never repeat.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
 type Callback = Rc<RefCell<dyn FnMut(CollectPhase, &CollectInfo)>>;
 
 /// The registered callbacks of one thread, in registration order.
 pub(crate) struct Callbacks {
     list: RefCell<Vec<(CallbackId, Callback)>>,
-    next_id: Cell<u64>,
 }
 
 impl Callbacks {
     pub(crate) fn new() -> Self {
         Callbacks {
             list: RefCell::new(Vec::new()),
-            next_id: Cell::new(0),
         }
     }
 
     pub(crate) fn add(&self, f: impl FnMut(CollectPhase, &CollectInfo) + 'static) -> CallbackId {
-        let id = CallbackId(self.next_id.get());
-        self.next_id.set(id.0 + 1);
+        // Only uniqueness matters; no other memory is ordered by the id.
+        let id = CallbackId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
         self.list.borrow_mut().push((id, Rc::new(RefCell::new(f))));
         id
     }

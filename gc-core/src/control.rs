@@ -269,7 +269,9 @@ pub fn add_callback(f: impl FnMut(CollectPhase, &CollectInfo) + 'static) -> Call
     heap().callbacks.add(f)
 }
 
-/// Unregisters a callback; returns whether it was registered.
+/// Unregisters a callback; returns whether it was registered on this
+/// thread. Ids are unique in the process, so an id from another thread
+/// removes nothing and returns `false`.
 ///
 /// # Examples
 ///

@@ -29,8 +29,6 @@
 //! assert_eq!(collect(), 2); // the cycle was unreachable
 //! ```
 
-#![warn(clippy::undocumented_unsafe_blocks)]
-
 mod alloc;
 mod callbacks;
 pub(crate) mod collect;

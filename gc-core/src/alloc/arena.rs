@@ -140,6 +140,11 @@ impl Arenas {
         self.pools_in_use
     }
 
+    /// Whether a wholly free arena (the spare) is held.
+    pub(crate) fn has_spare(&self) -> bool {
+        !self.last_with_free[POOLS_PER_ARENA].is_null()
+    }
+
     /// Takes an empty pool, from the most used arena that has one, obtaining
     /// a new arena if none has. The pool is on no list and has no allocated
     /// block; it may still hold the header and free list of the class it last
@@ -521,6 +526,16 @@ impl Arenas {
             assert!(wholly_free <= 1, "more than one spare arena");
         }
     }
+}
+
+/// Pools of `arena` taken and not given back (the allocator's kept empty
+/// pools included).
+///
+/// # Safety
+/// `arena` is a live arena.
+pub(crate) unsafe fn pools_taken(arena: *const ArenaHeader) -> usize {
+    // SAFETY: a live arena's header is initialised (caller's contract).
+    POOLS_PER_ARENA - unsafe { (*arena).free_count }
 }
 
 /// Where blocks of `pool` must end: the pool's end, or, in an arena's last

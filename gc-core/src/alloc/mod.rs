@@ -29,6 +29,18 @@
 //! becoming empty, needing a new pool or arena) is rare and lives in
 //! `#[cold]`, out-of-line functions.
 //!
+//! # Idle arenas
+//!
+//! An emptied pool that is its class's only used pool stays on the class's
+//! list (see `pool_emptied`), so that allocating and freeing one object at
+//! a time does not hand a pool back and take it again on every call. Such a
+//! *kept* pool must not pin an arena that is otherwise free: at most one
+//! *idle* arena (one whose every taken pool is a kept empty pool, or which
+//! is wholly free, the spare) is held. When a second one would remain, the
+//! kept pools of an idle arena go back to it, and the arena becomes the
+//! spare or returns to the system (`limit_idle_arenas`, on the cold path
+//! where a pool becomes empty).
+//!
 //! # Memory
 //!
 //! Only arenas and large objects are allocated; all bookkeeping lives in the
@@ -47,7 +59,7 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use crate::stats::HeapStats;
-use arena::Arenas;
+use arena::{ArenaHeader, Arenas};
 use pool::{PoolHeader, UsedPools};
 use size_class::{ARENA_SIZE, NUM_SIZE_CLASSES, class_size, small_class};
 
@@ -57,6 +69,11 @@ pub(crate) struct Allocator {
     used: UsedPools,
     /// Arenas and their pools.
     arenas: Arenas,
+    /// Per class, the pool `pool_emptied` last kept on the class's list, or
+    /// null. Only a candidate: the fast path may have allocated from it
+    /// since (then its `ref_count` is not 0). Never dangling: cleared
+    /// whenever that pool goes back to its arena.
+    kept: [*mut PoolHeader; NUM_SIZE_CLASSES],
     /// Bytes requested by live large objects.
     large_bytes: usize,
     /// Number of live large objects.
@@ -69,6 +86,7 @@ impl Allocator {
         Allocator {
             used: UsedPools::new(),
             arenas: Arenas::new(),
+            kept: [core::ptr::null_mut(); NUM_SIZE_CLASSES],
             large_bytes: 0,
             large_count: 0,
         }
@@ -186,10 +204,24 @@ impl Allocator {
         for (class, pool) in empty {
             // SAFETY: `pool` is a live used pool of `class` with no allocated
             // block: it may leave its list and go back to its arena.
-            unsafe {
-                self.used.unlink(class, pool);
-                self.arenas.return_pool(pool);
-            }
+            unsafe { self.give_back(class, pool) };
+        }
+    }
+
+    /// Unlinks `pool` from `class`'s used list and hands it back to its
+    /// arena (which may return to the system).
+    ///
+    /// # Safety
+    /// `pool` is a live pool on `class`'s used list with no allocated block.
+    unsafe fn give_back(&mut self, class: usize, pool: *mut PoolHeader) {
+        if self.kept[class] == pool {
+            self.kept[class] = core::ptr::null_mut();
+        }
+        // SAFETY: caller's contract; the pool leaves the used list before
+        // its arena takes it back.
+        unsafe {
+            self.used.unlink(class, pool);
+            self.arenas.return_pool(pool);
         }
     }
 
@@ -253,19 +285,84 @@ impl Allocator {
     #[inline(never)]
     unsafe fn pool_emptied(&mut self, block: *mut u8, class: usize) {
         let pool = pool::pool_of(block);
-        // SAFETY: caller's contract; the pool leaves the used list before its
-        // arena takes it back.
+        // SAFETY: caller's contract: `pool` is live and on `class`'s list,
+        // so its arena is live until the pool goes back to it.
+        let may_idle = unsafe { arena::pools_taken((*pool).arena) } <= NUM_SIZE_CLASSES + 1;
+        // SAFETY: caller's contract; `pool` is live and on `class`'s list.
         unsafe {
             // pymalloc hands an emptied pool back to its arena at once, so a
-            // program that allocates and frees one object at a time re-carves
-            // a pool on every allocation. The class's only pool stays on its
-            // list instead (empty, ready); `release_free_arenas` and
+            // program that allocates and frees one object at a time takes and
+            // returns a pool on every allocation. The class's only pool stays
+            // on its list instead (empty, ready); `release_free_arenas` and
             // `is_empty` account for such pools.
             if self.used.head(class) == pool && (*pool).next.is_null() {
+                self.kept[class] = pool;
+            } else {
+                self.give_back(class, pool);
+            }
+        }
+        // An arena can only have become idle if, besides kept pools (at most
+        // one per class), it held no pool but this one.
+        if may_idle {
+            self.limit_idle_arenas();
+        }
+    }
+
+    /// Keeps at most one idle arena (see the module docs): while the spare
+    /// and the arenas holding nothing but kept empty pools number more than
+    /// one, the kept pools of one such arena go back to it.
+    #[cold]
+    #[inline(never)]
+    fn limit_idle_arenas(&mut self) {
+        loop {
+            // (arena, kept empty pools in it), for arenas with one.
+            let mut with_kept = [(core::ptr::null_mut::<ArenaHeader>(), 0usize); NUM_SIZE_CLASSES];
+            let mut len = 0;
+            for class in 0..NUM_SIZE_CLASSES {
+                let pool = self.kept[class];
+                if pool.is_null() {
+                    continue;
+                }
+                // SAFETY: `kept` entries are live pools of their class (the
+                // entry is cleared when its pool goes back to its arena).
+                let (refs, arena) = unsafe { ((*pool).ref_count, (*pool).arena) };
+                if refs != 0 {
+                    // Allocated from since it was kept: an ordinary used pool.
+                    self.kept[class] = core::ptr::null_mut();
+                    continue;
+                }
+                match with_kept[..len].iter_mut().find(|(a, _)| *a == arena) {
+                    Some((_, n)) => *n += 1,
+                    None => {
+                        with_kept[len] = (arena, 1);
+                        len += 1;
+                    }
+                }
+            }
+            let mut idle = usize::from(self.arenas.has_spare());
+            let mut victim = core::ptr::null_mut();
+            for &(arena, kept) in &with_kept[..len] {
+                // SAFETY: the arena of a live pool is live.
+                if unsafe { arena::pools_taken(arena) } == kept {
+                    idle += 1;
+                    victim = arena;
+                }
+            }
+            if idle <= 1 {
                 return;
             }
-            self.used.unlink(class, pool);
-            self.arenas.return_pool(pool);
+            for class in 0..NUM_SIZE_CLASSES {
+                let pool = self.kept[class];
+                // SAFETY: as above, non-null entries are live pools; those of
+                // `victim` have no allocated block (checked when counting) and
+                // are on their class's list, so they may go back. Only
+                // pointers are compared once `victim` may have been freed.
+                unsafe {
+                    if !pool.is_null() && (*pool).arena == victim {
+                        self.give_back(class, pool);
+                    }
+                }
+            }
         }
     }
 

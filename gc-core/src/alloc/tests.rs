@@ -62,6 +62,30 @@ fn arena_of(ptr: NonNull<u8>) -> *mut arena::ArenaHeader {
     unsafe { (*pool_of(ptr.as_ptr())).arena }
 }
 
+/// Checks that at most one arena is idle: the spare, or an arena whose
+/// every taken pool is an empty pool kept on a used list.
+fn check_idle_arenas(a: &Allocator) {
+    let mut kept: Vec<(*mut arena::ArenaHeader, usize)> = Vec::new();
+    a.for_each_empty_used_pool(|_, pool| {
+        // SAFETY: pools on the used lists are live and initialised.
+        let arena = unsafe { (*pool).arena };
+        match kept.iter_mut().find(|(a, _)| *a == arena) {
+            Some((_, n)) => *n += 1,
+            None => kept.push((arena, 1)),
+        }
+    });
+    let idle_kept = kept
+        .iter()
+        // SAFETY: the arena of a live pool is live.
+        .filter(|&&(arena, n)| unsafe { arena::pools_taken(arena) } == n)
+        .count();
+    assert!(
+        usize::from(a.arenas.has_spare()) + idle_kept <= 1,
+        "more than one idle arena (spare: {}, arenas of only kept pools: {idle_kept})",
+        a.arenas.has_spare()
+    );
+}
+
 fn free_all(a: &mut Allocator, blocks: Vec<NonNull<u8>>, l: Layout) {
     for p in blocks {
         // SAFETY: every block was allocated from `a` with `l`, once.
@@ -599,6 +623,7 @@ fn run_model(ops: impl IntoIterator<Item = (Option<Layout>, usize)>) {
         assert_eq!(s.bytes_reserved, s.arenas * ARENA_SIZE + large);
         assert_eq!(a.is_empty(), live.is_empty());
         a.arenas.check_invariants();
+        check_idle_arenas(&a);
     }
     for b in live {
         // SAFETY: allocated with `b.layout`, freed once.
@@ -668,10 +693,99 @@ fn single_alloc_free_keeps_its_pool() {
         );
         // SAFETY: allocated above with `l`.
         unsafe { a.deallocate(p, l) };
+        assert_eq!(
+            a.used.head(1),
+            pool,
+            "the class's only pool stays on its list, even in an otherwise free arena"
+        );
     }
     assert!(a.is_empty());
     assert_eq!(a.stats().pools, 0, "an empty kept pool holds no block");
     a.release_free_arenas();
     assert_eq!(a.stats(), HeapStats::default());
     a.arenas.check_invariants();
+}
+
+/// Issue 15 (item 3): the empty pool a class keeps for reuse must not pin an
+/// arena that is otherwise free. Each class below spans two arenas and is
+/// then freed in allocation order, so its last pool is the one kept. With no
+/// block allocated the bound is one arena: `bytes_reserved <= ARENA_SIZE`
+/// (the spare, or one arena holding only kept pools), however many classes
+/// keep a pool.
+#[test]
+fn kept_pools_do_not_pin_free_arenas() {
+    let mut a = Allocator::new();
+    for class in [31, 30, 28, 25] {
+        let l = layout(class_size(class), 16);
+        let n = arena_capacity(class) + capacity(class) + 1;
+        let blocks: Vec<_> = (0..n).map(|_| a.allocate(l)).collect();
+        assert_eq!(a.stats().arenas, 2, "class {class} spans two arenas");
+        free_all(&mut a, blocks, l);
+        let s = a.stats();
+        assert!(a.is_empty());
+        assert_eq!(s.bytes_in_use, 0);
+        assert!(
+            s.bytes_reserved <= ARENA_SIZE,
+            "after class {class}: {} bytes reserved with no block allocated",
+            s.bytes_reserved
+        );
+        a.arenas.check_invariants();
+        check_idle_arenas(&a);
+    }
+    a.release_free_arenas();
+    assert_eq!(a.stats(), HeapStats::default());
+}
+
+/// Issue 15 (item 3), through the public API on a fresh thread: allocate
+/// and drop 100,000 `Gc`s in each of several size classes. The bound is
+/// one arena beyond the arenas holding a live block: with nothing alive,
+/// `bytes_reserved <= 1 MiB`; with one `Gc` kept alive throughout (one
+/// arena in use), `bytes_reserved <= 2 MiB`.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn dropped_gcs_leave_at_most_one_spare_arena() {
+    use crate::{Gc, heap_stats};
+
+    const N: usize = 100_000;
+    fn churn<T: crate::Trace + 'static>(make: impl Fn(usize) -> T) {
+        let objects: Vec<Gc<T>> = (0..N).map(|i| Gc::new(make(i))).collect();
+        drop(objects);
+    }
+    fn churn_all(in_use_arenas: usize) {
+        let bound = (in_use_arenas + 1) * ARENA_SIZE;
+        let check = |what: &str| {
+            let s = heap_stats();
+            assert!(
+                s.bytes_reserved <= bound,
+                "after {what}: {} bytes reserved, bound {bound} ({in_use_arenas} arena(s) in use)",
+                s.bytes_reserved
+            );
+        };
+        churn(|i| [i as u64; 2]);
+        check("[u64; 2]");
+        churn(|i| [i as u64; 6]);
+        check("[u64; 6]");
+        churn(|i| [i as u64; 14]);
+        check("[u64; 14]");
+        churn(|i| [i as u64; 30]);
+        check("[u64; 30]");
+        churn(|i| [i as u64; 62]);
+        check("[u64; 62]");
+        churn(|i| [i as u64; 2]);
+        check("[u64; 2] again");
+    }
+    std::thread::spawn(|| {
+        assert_eq!(
+            heap_stats().bytes_in_use,
+            0,
+            "a fresh thread's heap is empty"
+        );
+        churn_all(0);
+        assert_eq!(heap_stats().bytes_in_use, 0);
+        let keep = Gc::new(7u64);
+        churn_all(1);
+        assert_eq!(*keep, 7);
+    })
+    .join()
+    .unwrap();
 }

@@ -377,3 +377,28 @@ fn gc_handles_to_untracked_are_not_edges() {
     drop(holder);
     assert_eq!(Gc::strong_count(&leaf), 1);
 }
+
+/// Issue 15 (item 6): a `CallbackId` is `Send`, so an id registered on one
+/// thread can reach another. Removing it there must not remove that
+/// thread's own callback: ids are unique in the process.
+#[test]
+fn foreign_callback_id_removes_nothing() {
+    let id_from_a = std::thread::spawn(|| add_callback(|_, _| {}))
+        .join()
+        .unwrap();
+    std::thread::spawn(move || {
+        let calls = Rc::new(RefCell::new(0));
+        let c = calls.clone();
+        let own = add_callback(move |_, _| *c.borrow_mut() += 1);
+        assert_ne!(own, id_from_a, "two threads handed out the same id");
+        assert!(
+            !remove_callback(id_from_a),
+            "another thread's id removed a callback of this thread"
+        );
+        collect();
+        assert_eq!(*calls.borrow(), 2, "this thread's callback still runs");
+        assert!(remove_callback(own));
+    })
+    .join()
+    .unwrap();
+}
