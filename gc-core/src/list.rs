@@ -5,7 +5,16 @@
 //! address inside the thread's heap state or a collector-owned `Box`) whose
 //! `next`/`prev` close the ring. An object removes itself in O(1) from
 //! whatever list it is on, which is what lets objects freed by refcount in
-//! the middle of a collection leave safely (invariant 3 of DESIGN.md).
+//! the middle of a collection leave safely.
+//!
+//! The invariant this serves: **lists are safe against user code.** While
+//! a collection runs user code (finalizers, `Drop`s, callbacks), any object
+//! on any list may be freed by refcount and unlink itself; so the collector
+//! never keeps a raw cursor into a list user code can change. It walks in
+//! place only lists whose members user code can neither free nor move (its
+//! own `unreachable`/`pending` lists, every member held by a temporary
+//! strong handle), and otherwise pops objects one at a time from a private
+//! list.
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};

@@ -314,6 +314,22 @@ fn mark_reachable(
         Walk::Forward => young.first(),
         Walk::Backward => young.last(),
     };
+    // Invariants at the head of each iteration (CPython states the same for
+    // `move_unreachable`):
+    // - every object the walk passed is either off the set (it left with
+    //   code `codes.survivor`: reachable, traced, counted in `survivors`) or
+    //   on `unreachable` (counted in `moved`); objects not yet passed are
+    //   still on `young`, in their original order;
+    // - an object flagged `REACHABLE` and still on `young` is reachable and
+    //   will be traced when the walk gets to it; one flagged `REACHABLE`
+    //   on `unreachable` was revived and already traced;
+    // - the stack is empty: everything marked behind the walk was traced;
+    // - with `codes.condemn`, exactly the objects on `unreachable` without
+    //   `REACHABLE` hold the collector's extra strong handle and
+    //   `WEAK_CLEARED`;
+    // - no user code has run (only `trace`, which only visits edges), so
+    //   strong counts and `RefCell` borrow states are those `subtract_refs`
+    //   saw.
     while let Some(node) = cur {
         // SAFETY: `node` is a live object on `young`; we step past it before
         // it may move. Tracing only sets flags and pushes on the stack.
@@ -390,6 +406,11 @@ unsafe fn revive(node: NonNull<TrackedHeader>, codes: SetCodes) {
 fn finish(young: &ListHead, unreachable: &ListHead, codes: SetCodes) -> usize {
     let mut revived = 0;
     let mut cur = unreachable.first();
+    // Invariants at the head of each iteration: every object passed so far
+    // has left the graph pass (no mark flags, internal count 0) and is
+    // either back on `young` with `codes.survivor` (it was flagged
+    // `REACHABLE`) or still on `unreachable` with `codes.unreachable`;
+    // objects not yet passed keep their marks; no user code has run.
     while let Some(node) = cur {
         // SAFETY: `node` is a live object on `unreachable`; we step past it
         // before it may move.
