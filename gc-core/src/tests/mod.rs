@@ -2,8 +2,10 @@
 
 mod candidates;
 mod collector;
+mod generations;
 mod no_finalizer;
 mod node;
 mod refcount;
 mod resurrection;
 mod soundness;
+mod weak;
