@@ -9,11 +9,23 @@ use proptest::prelude::*;
 use crate::header::{TrackedHeader, code, flag};
 use crate::heap::heap;
 use crate::list::{self, ListHead};
-use crate::{Gc, Trace, Tracer, collect, collect_generation, freeze, set_threshold, stats};
+use crate::{
+    CallbackId, CollectPhase, Gc, Trace, Tracer, add_callback, collect, collect_generation, freeze,
+    remove_callback, set_threshold, stats,
+};
 
 thread_local! {
     static TRACES: Cell<usize> = const { Cell::new(0) };
     static LIVE: RefCell<BTreeSet<usize>> = const { RefCell::new(BTreeSet::new()) };
+    /// An explicit collection (`collect`, `collect_generation`) is running.
+    static MANUAL: Cell<bool> = const { Cell::new(false) };
+    /// `TRACES` at the start of the running automatic collection, if its
+    /// set held no candidate (it may skip its graph passes).
+    static SKIPPABLE: Cell<Option<usize>> = const { Cell::new(None) };
+    /// Skippable automatic collections that ran their graph passes (audits),
+    /// and those that skipped them.
+    static AUDITED: Cell<usize> = const { Cell::new(0) };
+    static SKIPPED: Cell<usize> = const { Cell::new(0) };
 }
 
 /// A node counting the `trace` calls made on any node. `FINALIZER` is its
@@ -62,14 +74,20 @@ fn assert_clean(object: &TrackedHeader) {
     assert_eq!(object.internal_refs(), 0);
 }
 
-/// Ids reachable from `roots` through the real graph.
+/// Ids reachable from `roots` through the real graph. The walk borrows and
+/// never clones a handle: dropping a clone would flag its object a
+/// candidate, and no automatic collection could skip its graph passes.
 fn reachable<const FINALIZER: bool>(roots: &[Gc<Counted<FINALIZER>>]) -> BTreeSet<usize> {
-    let mut seen = BTreeSet::new();
-    let mut stack: Vec<Gc<Counted<FINALIZER>>> = roots.to_vec();
-    while let Some(node) = stack.pop() {
+    fn walk<const FINALIZER: bool>(node: &Counted<FINALIZER>, seen: &mut BTreeSet<usize>) {
         if seen.insert(node.id) {
-            stack.extend(node.edges.borrow().iter().cloned());
+            for edge in node.edges.borrow().iter() {
+                walk(edge, seen);
+            }
         }
+    }
+    let mut seen = BTreeSet::new();
+    for root in roots {
+        walk(root, &mut seen);
     }
     seen
 }
@@ -91,6 +109,63 @@ impl Drop for Settings {
         set_threshold(2000, 10, 10);
         heap().audit_skips.set(false);
         collect();
+    }
+}
+
+/// An explicit collection: not watched as an automatic one.
+fn manual<R>(f: impl FnOnce() -> R) -> R {
+    MANUAL.with(|m| m.set(true));
+    let result = f();
+    MANUAL.with(|m| m.set(false));
+    result
+}
+
+/// Candidates counted under the codes of a collection of `generation`'s set.
+fn set_candidates(generation: usize) -> usize {
+    let heap = heap();
+    let codes = [code::GEN0, code::GEN1, heap.old_code.get()];
+    codes[..=generation]
+        .iter()
+        .map(|&c| heap.candidates[c as usize].get())
+        .sum()
+}
+
+/// Watches the automatic collections: each whose set is not empty and
+/// holds no candidate (so it may skip its graph passes) counts in
+/// `AUDITED` if it traced (ran the passes), in `SKIPPED` if not.
+/// Unregistered on drop.
+struct SkipWatch(CallbackId);
+
+impl SkipWatch {
+    fn start() -> SkipWatch {
+        SkipWatch(add_callback(|phase, info| match phase {
+            CollectPhase::Start => {
+                let heap = heap();
+                let members: usize = heap.generations[..=info.generation]
+                    .iter()
+                    .map(ListHead::len)
+                    .sum();
+                let skippable =
+                    !MANUAL.with(Cell::get) && members > 0 && set_candidates(info.generation) == 0;
+                SKIPPABLE.with(|s| s.set(skippable.then(|| TRACES.with(Cell::get))));
+            }
+            CollectPhase::Stop => {
+                if let Some(before) = SKIPPABLE.with(Cell::take) {
+                    let tally = if TRACES.with(Cell::get) > before {
+                        &AUDITED
+                    } else {
+                        &SKIPPED
+                    };
+                    tally.with(|t| t.set(t.get() + 1));
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for SkipWatch {
+    fn drop(&mut self) {
+        remove_callback(self.0);
     }
 }
 
@@ -261,6 +336,8 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn run<const FINALIZER: bool>(ops: &[Op], audit: bool) -> Result<(), TestCaseError> {
     let _settings = Settings::set((3, 2, 2), audit);
+    let (audited, skipped) = (AUDITED.with(Cell::get), SKIPPED.with(Cell::get));
+    let watch = SkipWatch::start();
     let mut roots: Vec<Gc<Counted<FINALIZER>>> = Vec::new();
     let mut next_id = 0;
     let mut frozen = false;
@@ -299,7 +376,7 @@ fn run<const FINALIZER: bool>(ops: &[Op], audit: bool) -> Result<(), TestCaseErr
                 roots.swap_remove(a % n);
             }
             Op::Collect(generation) => {
-                collect_generation(generation);
+                manual(|| collect_generation(generation));
             }
             Op::Freeze => {
                 if frozen {
@@ -319,6 +396,20 @@ fn run<const FINALIZER: bool>(ops: &[Op], audit: bool) -> Result<(), TestCaseErr
         crate::unfreeze();
     }
     check_bookkeeping();
+    drop(watch);
+    if audit {
+        prop_assert_eq!(
+            SKIPPED.with(Cell::get),
+            skipped,
+            "in audit mode every skippable collection ran its graph passes"
+        );
+    } else {
+        prop_assert_eq!(
+            AUDITED.with(Cell::get),
+            audited,
+            "without audits every skippable collection skipped its graph passes"
+        );
+    }
     collect();
     prop_assert_eq!(live(), reachable(&roots), "a full collection is exact");
     drop(roots);
@@ -327,25 +418,41 @@ fn run<const FINALIZER: bool>(ops: &[Op], audit: bool) -> Result<(), TestCaseErr
     Ok(())
 }
 
-proptest! {
+fn proptest_config() -> ProptestConfig {
     // Miri cannot write proptest's failure files (no file system access).
-    #![proptest_config(ProptestConfig {
+    ProptestConfig {
         cases: if cfg!(miri) { 4 } else { 512 },
         failure_persistence: if cfg!(miri) {
             None
         } else {
             ProptestConfig::default().failure_persistence
         },
+        source_file: Some(file!()),
         ..ProptestConfig::default()
-    })]
-
-    /// Every collection skipped for want of candidates is replaced by the
-    /// real one, which must find nothing.
-    #[test]
-    fn skipped_collections_would_have_found_nothing(ops in proptest::collection::vec(op(), 1..80)) {
-        run::<false>(&ops, true)?;
-        run::<true>(&ops, true)?;
     }
+}
+
+/// Every collection skipped for want of candidates is replaced by the real
+/// one, which must find nothing; and such audits did happen.
+#[test]
+fn skipped_collections_would_have_found_nothing() {
+    AUDITED.with(|a| a.set(0));
+    let mut runner = proptest::test_runner::TestRunner::new(proptest_config());
+    let result = runner.run(&proptest::collection::vec(op(), 1..80), |ops| {
+        run::<false>(&ops, true)?;
+        run::<true>(&ops, true)
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    assert!(
+        AUDITED.with(Cell::get) > 0,
+        "some automatic collection could skip its graph passes and was audited"
+    );
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
 
     /// With skips on, the lists, codes and counts stay consistent and
     /// explicit collections stay exact.

@@ -3,8 +3,10 @@
 mod candidate_escapes;
 mod candidates;
 mod collector;
+mod generations;
 mod no_finalizer;
 mod node;
 mod refcount;
 mod resurrection;
 mod soundness;
+mod weak;
