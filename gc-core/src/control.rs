@@ -157,7 +157,7 @@ impl Drop for PauseGuard {
 /// # drop(node);
 /// ```
 pub fn count() -> [usize; 3] {
-    heap().counts.each_ref().map(core::cell::Cell::get)
+    heap().gens.counts()
 }
 
 /// The collection thresholds (`gc.get_threshold()`), default `[2000, 10, 10]`.
@@ -168,7 +168,7 @@ pub fn count() -> [usize; 3] {
 /// assert_eq!(pygc_core::threshold(), [2000, 10, 10]);
 /// ```
 pub fn threshold() -> [usize; 3] {
-    heap().thresholds.each_ref().map(core::cell::Cell::get)
+    heap().gens.thresholds()
 }
 
 /// Sets the thresholds (`gc.set_threshold`). `threshold0 == 0` disables
@@ -182,14 +182,9 @@ pub fn threshold() -> [usize; 3] {
 /// pygc_core::set_threshold(2000, 10, 10);
 /// ```
 pub fn set_threshold(threshold0: usize, threshold1: usize, threshold2: usize) {
-    let heap = heap();
-    for (cell, value) in heap
-        .thresholds
-        .iter()
-        .zip([threshold0, threshold1, threshold2])
-    {
-        cell.set(value);
-    }
+    heap()
+        .gens
+        .set_thresholds([threshold0, threshold1, threshold2]);
 }
 
 /// Per-generation statistics (`gc.get_stats()`).
@@ -245,7 +240,7 @@ pub fn unfreeze() {
 /// assert_eq!(pygc_core::freeze_count(), 0);
 /// ```
 pub fn freeze_count() -> usize {
-    heap().permanent.len()
+    heap().gens.permanent().len()
 }
 
 /// Registers `f` to run at the start and stop of every collection

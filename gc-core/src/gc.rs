@@ -79,7 +79,9 @@ impl<T: Trace + 'static> Gc<T> {
             // object becomes visible to the collector by linking it.
             unsafe {
                 (&raw mut (*boxed.as_ptr()).value).write(value);
-                heap.generations[0].push_back(TrackedHeader::of_box(boxed.cast()));
+                heap.gens
+                    .list(0)
+                    .push_back(TrackedHeader::of_box(boxed.cast()));
             }
             Gc::from_box(boxed)
         } else {
@@ -166,7 +168,11 @@ impl<T: Trace + 'static> Gc<T> {
         core::mem::forget(weak);
         if T::MAY_CONTAIN_GC {
             // SAFETY: fully initialised tracked object on no list.
-            unsafe { heap.generations[0].push_back(TrackedHeader::of_box(boxed.cast())) };
+            unsafe {
+                heap.gens
+                    .list(0)
+                    .push_back(TrackedHeader::of_box(boxed.cast()))
+            };
         }
         Gc::from_box(boxed)
     }

@@ -18,6 +18,7 @@ use core::ptr::{self, NonNull};
 
 use crate::alloc::Allocator;
 use crate::callbacks::Callbacks;
+use crate::collect::generation::Generations;
 use crate::list::ListHead;
 use crate::stats::GenerationStats;
 
@@ -30,25 +31,15 @@ pub(crate) const DEFAULT_THRESHOLDS: [usize; GENERATIONS] = [2000, 10, 10];
 /// All memory-management state of one thread.
 pub(crate) struct Heap {
     allocator: UnsafeCell<Allocator>,
-    /// Generation lists 0 (young) to 2 (old).
-    pub(crate) generations: [ListHead; GENERATIONS],
-    /// Frozen objects (`freeze()`): never scanned.
-    pub(crate) permanent: ListHead,
+    /// Generation lists (and the permanent one), counts, thresholds.
+    pub(crate) gens: Generations,
     /// Objects whose value drop was deferred by the trashcan.
     pub(crate) trashcan: ListHead,
     /// Collector-private lists (only touched while `collecting`).
     pub(crate) unreachable: ListHead,
     pub(crate) pending: ListHead,
-    pub(crate) counts: [Cell<usize>; GENERATIONS],
-    pub(crate) thresholds: [Cell<usize>; GENERATIONS],
     pub(crate) enabled: Cell<bool>,
     pub(crate) collecting: Cell<bool>,
-    pub(crate) long_lived_total: Cell<usize>,
-    /// The code generation 2's objects carry (it alternates between full
-    /// collections, see [`code`](crate::header::code)).
-    pub(crate) old_code: Cell<u32>,
-    /// Objects on generation 2's list (those with code `old_code`).
-    pub(crate) old_len: Cell<usize>,
     /// Candidates flagged, per code of the list they were on (upper
     /// bounds, see `collect::candidates`).
     pub(crate) candidates: [Cell<usize>; crate::header::code::COUNT as usize],
@@ -56,7 +47,6 @@ pub(crate) struct Heap {
     /// run them and assert they find nothing.
     #[cfg(test)]
     pub(crate) audit_skips: Cell<bool>,
-    pub(crate) long_lived_pending: Cell<usize>,
     pub(crate) stats: [Cell<GenerationStats>; GENERATIONS],
     pub(crate) callbacks: Callbacks,
     /// The collector's mark stack, kept between collections.
@@ -106,22 +96,15 @@ impl Heap {
     fn new() -> Self {
         Heap {
             allocator: UnsafeCell::new(Allocator::new()),
-            generations: [ListHead::new(), ListHead::new(), ListHead::new()],
-            permanent: ListHead::new(),
+            gens: Generations::new(),
             trashcan: ListHead::new(),
             unreachable: ListHead::new(),
             pending: ListHead::new(),
-            counts: Default::default(),
-            thresholds: DEFAULT_THRESHOLDS.map(Cell::new),
             enabled: Cell::new(true),
             collecting: Cell::new(false),
-            long_lived_total: Cell::new(0),
-            old_code: Cell::new(crate::header::code::OLD_A),
-            old_len: Cell::new(0),
             candidates: Default::default(),
             #[cfg(test)]
             audit_skips: Cell::new(false),
-            long_lived_pending: Cell::new(0),
             stats: Default::default(),
             callbacks: Callbacks::new(),
             mark_stack: Cell::new(Vec::new()),
@@ -137,12 +120,12 @@ impl Heap {
     }
 
     fn all_lists(&self) -> [&ListHead; 7] {
-        let [g0, g1, g2] = &self.generations;
+        let [g0, g1, g2, permanent] = self.gens.all_lists();
         [
             g0,
             g1,
             g2,
-            &self.permanent,
+            permanent,
             &self.trashcan,
             &self.unreachable,
             &self.pending,

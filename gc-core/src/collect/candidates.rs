@@ -39,7 +39,7 @@
 use crate::header::{TrackedHeader, code, flag};
 use crate::heap::{GENERATIONS, Heap};
 
-use super::cycle::{self, SetCodes};
+use super::cycle::SetCodes;
 
 impl Heap {
     /// Flags `node` a candidate. Called by `Gc::drop` when the strong count
@@ -80,36 +80,6 @@ impl Heap {
     /// Forgets the candidates of `codes`: their flags were just cleared.
     pub(super) fn clear_candidates(&self, codes: u32) {
         self.counts_of(codes).for_each(|count| count.set(0));
-    }
-
-    /// A collection of `generation` without graph passes (its set holds no
-    /// candidate, so nothing is unreachable): the young generations join the
-    /// next one under its code, with the bookkeeping of a collection that
-    /// found every object reachable.
-    pub(super) fn promote_unscanned(&self, generation: usize) {
-        let target = (generation + 1).min(GENERATIONS - 1);
-        let target_code = if target == 1 {
-            code::GEN1
-        } else {
-            self.old_code.get()
-        };
-        let mut moved = 0;
-        // Generations `0..=generation` except the target (generation 2 when
-        // collecting it), which keeps its code.
-        for list in &self.generations[..target] {
-            moved += cycle::set_codes(list, target_code);
-            list.append_to(&self.generations[target]);
-        }
-        if target == GENERATIONS - 1 {
-            self.old_len.set(self.old_len.get() + moved);
-        }
-        if generation == GENERATIONS - 2 {
-            self.long_lived_pending
-                .set(self.long_lived_pending.get() + moved);
-        } else if generation == GENERATIONS - 1 {
-            self.long_lived_pending.set(0);
-            self.long_lived_total.set(self.old_len.get());
-        }
     }
 
     /// Candidate bookkeeping once the graph passes of a collection with

@@ -16,6 +16,7 @@
 
 mod candidates;
 pub(crate) mod cycle;
+pub(crate) mod generation;
 mod unreachable;
 
 use core::any::Any;
@@ -77,9 +78,7 @@ impl Heap {
     /// generation 0 is over its threshold.
     #[inline]
     pub(crate) fn note_tracked_allocation(&self) {
-        let count = self.counts[0].get() + 1;
-        self.counts[0].set(count);
-        if count > self.thresholds[0].get() {
+        if self.gens.count_allocation() {
             self.collect_automatically();
         }
     }
@@ -88,35 +87,19 @@ impl Heap {
     /// count never goes below 0).
     #[inline]
     pub(crate) fn note_tracked_deallocation(&self, node: &TrackedHeader) {
-        let count = self.counts[0].get();
-        self.counts[0].set(count.saturating_sub(1));
-        if node.code() == self.old_code.get() {
-            self.old_len.set(self.old_len.get() - 1);
-        }
+        self.gens.count_deallocation(node);
     }
 
-    /// CPython's `gc_collect_generations`: collect the oldest generation
-    /// whose count exceeds its threshold, except that a full collection
-    /// waits until the objects that survived the last one and were promoted
-    /// since (`long_lived_pending`) are a quarter of the long-lived total —
-    /// without that, a program building a large data structure would pay
-    /// quadratic time in full collections (CPython issue #4074).
+    /// An automatic collection of the generation CPython's rules pick
+    /// ([`Generations::to_collect`](generation::Generations::to_collect)).
     #[cold]
     #[inline(never)]
     fn collect_automatically(&self) {
-        if !self.enabled.get() || self.thresholds[0].get() == 0 || self.collecting.get() {
+        if !self.enabled.get() || self.gens.automatic_off() || self.collecting.get() {
             return;
         }
-        for generation in (0..GENERATIONS).rev() {
-            if self.counts[generation].get() > self.thresholds[generation].get() {
-                if generation == GENERATIONS - 1
-                    && self.long_lived_pending.get() < self.long_lived_total.get() / 4
-                {
-                    continue;
-                }
-                self.collect_with_callbacks(generation, Scan::IfCandidates);
-                return;
-            }
+        if let Some(generation) = self.gens.to_collect() {
+            self.collect_with_callbacks(generation, Scan::IfCandidates);
         }
     }
 
@@ -166,17 +149,11 @@ impl Heap {
         panic: &mut Panic,
     ) -> Result<usize, GraphFailure> {
         // Update the collection and allocation counters.
-        if generation + 1 < GENERATIONS {
-            let next = &self.counts[generation + 1];
-            next.set(next.get() + 1);
-        }
-        for count in &self.counts[..=generation] {
-            count.set(0);
-        }
+        self.gens.start_collection(generation);
         if scan == Scan::IfCandidates && self.candidates_in(self.codes_for(generation).members) == 0
         {
             if !self.audits_skips() {
-                self.promote_unscanned(generation);
+                self.gens.promote_unscanned(generation);
                 return Ok(0);
             }
             let found = self.collect_scanned(generation, panic);
@@ -204,10 +181,7 @@ impl Heap {
     /// `collect_main` with the graph passes.
     fn collect_scanned(&self, generation: usize, panic: &mut Panic) -> Result<usize, GraphFailure> {
         // Merge the younger generations into the one being collected.
-        let young = &self.generations[generation];
-        for younger in &self.generations[..generation] {
-            younger.append_to(young);
-        }
+        self.gens.merge_younger_into(generation);
 
         let mut stack = self.mark_stack.take();
         let outcome = self.collect_young(generation, &mut stack, panic);
@@ -226,8 +200,7 @@ impl Heap {
         stack: &mut cycle::MarkStack,
         panic: &mut Panic,
     ) -> Result<usize, GraphFailure> {
-        let young = &self.generations[generation];
-        let old = &self.generations[(generation + 1).min(GENERATIONS - 1)];
+        let young = self.gens.list(generation);
         let codes = self.codes_for(generation);
         // The mark walk takes the collector's temporary strong handle on
         // each unreachable object as it finds it (step 0 of `unreachable`)
@@ -240,32 +213,19 @@ impl Heap {
                 self.move_candidates(codes.members, codes.restore);
                 if generation == GENERATIONS - 1 {
                     // The merged young objects stay, relabelled old.
-                    self.old_len.set(young.len());
+                    self.gens.restore_after_failed_full_pass();
                 }
                 return Err(failure);
             }
         };
         self.settle_candidates(generation, codes);
-        let survivors = deduced.survivors;
-
-        // Survivors move to the next generation.
-        if generation + 1 < GENERATIONS {
-            if generation == GENERATIONS - 2 {
-                self.long_lived_pending
-                    .set(self.long_lived_pending.get() + survivors);
-                self.old_len.set(self.old_len.get() + survivors);
-            }
-            young.append_to(old);
-        } else {
-            // Generation 2's survivors took the other old code.
-            self.old_code.set(codes.survivor);
-            self.old_len.set(survivors);
-            self.long_lived_pending.set(0);
-            self.long_lived_total.set(survivors);
-        }
+        // Survivors move to the next generation (generation 2's took the
+        // other old code).
+        self.gens
+            .promote_survivors(generation, deduced.survivors, codes.survivor);
         Ok(unreachable::handle_unreachable(
             self,
-            old,
+            generation::Generations::next(generation),
             codes.survivor,
             deduced,
             stack,
@@ -277,7 +237,7 @@ impl Heap {
     /// of generations `0..=generation`; survivors take the code of the next
     /// generation (for generation 2, its other code).
     fn codes_for(&self, generation: usize) -> SetCodes {
-        let old = self.old_code.get();
+        let old = self.gens.old_code();
         let (members, survivor, restore) = match generation {
             0 => (code::set(code::GEN0), code::GEN1, code::GEN0),
             1 => (
@@ -308,23 +268,13 @@ impl Heap {
 
     /// `freeze()`: every tracked object moves to the permanent generation.
     pub(crate) fn freeze(&self) {
-        for generation in &self.generations {
-            cycle::set_codes(generation, code::PERMANENT);
-            generation.append_to(&self.permanent);
-        }
         self.move_candidates(self.codes_for(GENERATIONS - 1).members, code::PERMANENT);
-        self.old_len.set(0);
-        for count in &self.counts {
-            count.set(0);
-        }
+        self.gens.freeze();
     }
 
     /// `unfreeze()`: the permanent generation goes back into the oldest one.
     pub(crate) fn unfreeze(&self) {
-        let old = self.old_code.get();
-        let thawed = cycle::set_codes(&self.permanent, old);
-        self.permanent.append_to(&self.generations[GENERATIONS - 1]);
-        self.old_len.set(self.old_len.get() + thawed);
-        self.move_candidates(code::set(code::PERMANENT), old);
+        self.gens.thaw();
+        self.move_candidates(code::set(code::PERMANENT), self.gens.old_code());
     }
 }

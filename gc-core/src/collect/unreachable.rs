@@ -42,17 +42,17 @@ use core::ptr::NonNull;
 use crate::collect::cycle::{self, Deduced, GraphFailure, MarkStack, SetCodes};
 use crate::collect::{Panic, guarded, record};
 use crate::header::{TrackedHeader, code, flag};
-use crate::heap::{GENERATIONS, Heap};
-use crate::list::{ListHead, for_each};
+use crate::heap::Heap;
+use crate::list::for_each;
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
 /// Runs steps 0–5 on `heap.unreachable`, which `deduce_unreachable` (with
 /// `SetCodes::condemn`) filled and described in `deduced`; resurrected
-/// objects go to `old`, whose objects carry code `old_code`. Returns the
+/// objects go to generation `old`, whose objects carry code `old_code`. Returns the
 /// number of objects found unreachable and not resurrected.
 pub(crate) fn handle_unreachable(
     heap: &Heap,
-    old: &ListHead,
+    old: usize,
     old_code: u32,
     deduced: Deduced,
     stack: &mut MarkStack,
@@ -119,7 +119,7 @@ pub(crate) fn handle_unreachable(
 /// their weak references cleared. Returns the size of the rest.
 fn finalize_and_recheck(
     heap: &Heap,
-    old: &ListHead,
+    old: usize,
     old_code: u32,
     stack: &mut MarkStack,
     panic: &mut Panic,
@@ -165,15 +165,11 @@ fn finalize_and_recheck(
             0
         }
     };
-    let old_is_gen2 = core::ptr::eq(old, &heap.generations[GENERATIONS - 1]);
     while let Some(node) = unreachable.pop_first() {
-        if old_is_gen2 {
-            heap.old_len.set(heap.old_len.get() + 1);
-        }
         // SAFETY: held and unlinked; it rejoins the old generation, then
         // the temporary handle goes as any other handle would.
         unsafe {
-            old.push_back(node);
+            heap.gens.rejoin(old, node);
             release_hold(heap, node, panic);
         }
     }

@@ -123,7 +123,7 @@ fn manual<R>(f: impl FnOnce() -> R) -> R {
 /// Candidates counted under the codes of a collection of `generation`'s set.
 fn set_candidates(generation: usize) -> usize {
     let heap = heap();
-    let codes = [code::GEN0, code::GEN1, heap.old_code.get()];
+    let codes = [code::GEN0, code::GEN1, heap.gens.old_code()];
     codes[..=generation]
         .iter()
         .map(|&c| heap.candidates[c as usize].get())
@@ -141,10 +141,7 @@ impl SkipWatch {
         SkipWatch(add_callback(|phase, info| match phase {
             CollectPhase::Start => {
                 let heap = heap();
-                let members: usize = heap.generations[..=info.generation]
-                    .iter()
-                    .map(ListHead::len)
-                    .sum();
+                let members: usize = (0..=info.generation).map(|g| heap.gens.list(g).len()).sum();
                 let skippable =
                     !MANUAL.with(Cell::get) && members > 0 && set_candidates(info.generation) == 0;
                 SKIPPABLE.with(|s| s.set(skippable.then(|| TRACES.with(Cell::get))));
@@ -182,10 +179,10 @@ fn list_objects(list: &ListHead) -> Vec<&TrackedHeader> {
 pub(super) fn check_bookkeeping() {
     let heap = heap();
     assert!(heap.unreachable.is_empty() && heap.pending.is_empty());
-    let old = heap.old_code.get();
+    let old = heap.gens.old_code();
     let expected = [code::GEN0, code::GEN1, old];
     let mut flagged = [0usize; code::COUNT as usize];
-    for (generation, list) in heap.generations.iter().enumerate() {
+    for (generation, list) in heap.gens.all_lists()[..3].iter().enumerate() {
         let objects = list_objects(list);
         for object in &objects {
             assert_eq!(
@@ -199,10 +196,10 @@ pub(super) fn check_bookkeeping() {
             }
         }
         if generation == 2 {
-            assert_eq!(heap.old_len.get(), objects.len(), "generation 2 length");
+            assert_eq!(heap.gens.old_len(), objects.len(), "generation 2 length");
         }
     }
-    for object in list_objects(&heap.permanent) {
+    for object in list_objects(heap.gens.permanent()) {
         assert_eq!(object.code(), code::PERMANENT);
         assert_clean(object);
         if object.has(flag::CANDIDATE) {

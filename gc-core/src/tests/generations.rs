@@ -26,13 +26,13 @@ fn on_fresh_thread(body: impl FnOnce() + Send + 'static) {
 
 /// The lengths of the three generation lists.
 fn generation_lengths() -> [usize; 3] {
-    heap().generations.each_ref().map(|list| list.len())
+    let heap = heap();
+    [0, 1, 2].map(|g| heap.gens.list(g).len())
 }
 
 /// `(long_lived_pending, long_lived_total)`.
 fn long_lived() -> (usize, usize) {
-    let heap = heap();
-    (heap.long_lived_pending.get(), heap.long_lived_total.get())
+    heap().gens.long_lived()
 }
 
 /// One automatic collection as seen at its `Stop` callback: the index of
