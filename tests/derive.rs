@@ -17,9 +17,9 @@ use std::rc::Rc;
 
 use pygc::{Finalize, Gc, Trace, collect};
 
-/// `<T as Trace>::MAY_CONTAIN_GC`, shorter.
-const fn may<T: ?Sized + Trace>() -> bool {
-    T::MAY_CONTAIN_GC
+/// `<T as Trace>::may_contain_gc()`, shorter.
+fn may<T: Trace>() -> bool {
+    T::may_contain_gc()
 }
 
 // ---------------------------------------------------------------- shapes
@@ -75,7 +75,7 @@ struct SelfReferential {
     next: Option<Gc<Self>>,
 }
 
-/// Recursion through `Box`: `MAY_CONTAIN_GC` cannot be computed from
+/// Recursion through `Box`: `may_contain_gc()` cannot be computed from
 /// itself, so the derive makes it `true` (sound; the object is tracked).
 #[derive(Trace)]
 enum Tree {
@@ -186,7 +186,7 @@ fn shapes_compile_and_construct() {
     assert!(self_ref.next.is_none());
 }
 
-// ----------------------------------------------------------- MAY_CONTAIN_GC
+// ----------------------------------------------------------- may_contain_gc
 
 #[test]
 fn may_contain_gc_is_the_or_of_the_fields() {

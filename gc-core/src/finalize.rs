@@ -36,7 +36,9 @@
 /// // SAFETY: `Resource` owns no `Gc`, so visiting nothing is exact.
 /// unsafe impl Trace for Resource {
 ///     fn trace(&self, _tracer: &mut Tracer) {}
-///     const MAY_CONTAIN_GC: bool = false;
+///     fn may_contain_gc() -> bool {
+///         false
+///     }
 ///     fn run_finalizer(&self) {
 ///         self.finalize();
 ///     }

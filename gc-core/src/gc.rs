@@ -10,7 +10,7 @@ use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader, flag};
 use crate::heap::heap;
 use crate::list;
 use crate::release;
-use crate::trace::{Trace, Tracer};
+use crate::trace::{Trace, Tracer, TypeFacts};
 use crate::vtable::{VTableOf, tracked_layout};
 use crate::weak::Weak;
 
@@ -20,7 +20,7 @@ use crate::weak::Weak;
 /// Cloning a `Gc` adds a strong handle; the value is dropped the moment the
 /// last strong handle goes (like `Py_DECREF`), and the memory returns to this
 /// thread's pools once no [`Weak`] is left either. Values whose type can own
-/// a `Gc` ([`Trace::MAY_CONTAIN_GC`]) are *tracked*: the cycle collector
+/// a `Gc` ([`Trace::may_contain_gc`]) are *tracked*: the cycle collector
 /// (see [`collect`](crate::collect)) finds and frees groups of them that only
 /// reference each other.
 ///
@@ -71,9 +71,10 @@ impl<T: Trace + 'static> Gc<T> {
     #[inline]
     pub fn new(value: T) -> Gc<T> {
         let heap = heap();
-        if T::MAY_CONTAIN_GC {
+        let facts = TypeFacts::of::<T>().and(value.__value_facts());
+        if facts.may_contain_gc {
             heap.note_tracked_allocation();
-            let boxed = Self::allocate_tracked(heap, Header::new(1, 1));
+            let boxed = Self::allocate_tracked(heap, Header::new(1, 1, Header::bits(facts)));
             // SAFETY: `boxed` is freshly allocated for a `GcBox<T>`; header
             // and prefix are initialised; the value is written before the
             // object becomes visible to the collector by linking it.
@@ -89,7 +90,7 @@ impl<T: Trace + 'static> Gc<T> {
             // SAFETY: the block is sized and aligned for a `GcBox<T>`.
             unsafe {
                 block.write(GcBox {
-                    header: Header::new(1, 1),
+                    header: Header::new(1, 1, Header::bits(facts)),
                     value,
                 });
             }
@@ -139,9 +140,12 @@ impl<T: Trace + 'static> Gc<T> {
     /// ```
     pub fn new_cyclic<F: FnOnce(&Weak<T>) -> T>(data_fn: F) -> Gc<T> {
         let heap = heap();
-        let boxed = if T::MAY_CONTAIN_GC {
+        let facts = TypeFacts::of::<T>();
+        let tracked = facts.may_contain_gc;
+        let bits = Header::bits(facts);
+        let boxed = if tracked {
             heap.note_tracked_allocation();
-            Self::allocate_tracked(heap, Header::new(0, 1))
+            Self::allocate_tracked(heap, Header::new(0, 1, bits))
         } else {
             let layout = Layout::new::<GcBox<T>>();
             let block = heap.allocate(layout).cast::<GcBox<T>>();
@@ -149,7 +153,7 @@ impl<T: Trace + 'static> Gc<T> {
             // unwritten, so the layout is stashed there for the `Weak`'s
             // drop should `data_fn` panic.
             unsafe {
-                (&raw mut (*block.as_ptr()).header).write(Header::new(0, 1));
+                (&raw mut (*block.as_ptr()).header).write(Header::new(0, 1, bits));
                 release::stash_layout(block.cast(), layout);
             }
             block
@@ -166,7 +170,7 @@ impl<T: Trace + 'static> Gc<T> {
         }
         // The weak count now stands for the implicit weak of the strong handles.
         core::mem::forget(weak);
-        if T::MAY_CONTAIN_GC {
+        if tracked {
             // SAFETY: fully initialised tracked object on no list.
             unsafe {
                 heap.gens
@@ -204,7 +208,8 @@ impl<T: Trace + 'static> Gc<T> {
         let this = ManuallyDrop::new(this);
         let header = this.header();
         header.set_strong(0);
-        if T::MAY_CONTAIN_GC {
+        let tracked = header.is_tracked();
+        if tracked {
             let node = Gc::tracked_header(&this);
             // SAFETY: the object is live; leaving its list is always allowed.
             unsafe { list::unlink(node) };
@@ -216,7 +221,7 @@ impl<T: Trace + 'static> Gc<T> {
         let value = unsafe { ptr::read(&raw const (*this.ptr.as_ptr()).value) };
         // SAFETY: strong count 0 and value moved out; drop the implicit weak.
         unsafe {
-            if T::MAY_CONTAIN_GC {
+            if tracked {
                 release::release_implicit_weak::<T>(this.ptr);
             } else {
                 release::release_untracked_weak(this.ptr, Layout::new::<GcBox<T>>());
@@ -258,10 +263,20 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
         unsafe { &(*self.ptr.as_ptr()).header }
     }
 
-    /// The tracked prefix. Only meaningful when `T::MAY_CONTAIN_GC`.
+    /// Whether the object has the tracked prefix (it may be off every list:
+    /// a zombie, or one leaving by refcount).
+    #[inline]
+    pub(crate) fn is_tracked_object(this: &Self) -> bool {
+        this.header().is_tracked()
+    }
+
+    /// The tracked prefix. Only meaningful for a tracked object.
     #[inline]
     pub(crate) fn tracked_header(this: &Self) -> NonNull<TrackedHeader> {
-        debug_assert!(T::MAY_CONTAIN_GC, "untracked objects have no prefix");
+        debug_assert!(
+            this.header().is_tracked(),
+            "untracked objects have no prefix"
+        );
         // SAFETY: tracked objects carry the prefix right before the box.
         unsafe { TrackedHeader::of_box(this.ptr.cast()) }
     }
@@ -269,12 +284,12 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     #[inline]
     fn tracked_flag(this: &Self, bits: u32) -> bool {
         // SAFETY: a `Gc` keeps its allocation (and prefix) alive.
-        T::MAY_CONTAIN_GC && unsafe { Gc::tracked_header(this).as_ref().has(bits) }
+        this.header().is_tracked() && unsafe { Gc::tracked_header(this).as_ref().has(bits) }
     }
 
     #[inline]
     fn is_value_dropped(this: &Self) -> bool {
-        Gc::tracked_flag(this, flag::VALUE_DROPPED)
+        this.header().is_value_dropped()
     }
 
     /// Returns a reference to the value, or `None` when the cycle collector
@@ -393,7 +408,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     #[inline]
     pub fn is_tracked(this: &Self) -> bool {
         // SAFETY: a `Gc` keeps its allocation (and prefix) alive.
-        T::MAY_CONTAIN_GC && unsafe { Gc::tracked_header(this).as_ref().is_linked() }
+        this.header().is_tracked() && unsafe { Gc::tracked_header(this).as_ref().is_linked() }
     }
 
     /// `true` when the object's finalizer already ran (CPython's
@@ -452,7 +467,7 @@ impl<T: ?Sized + Trace + 'static> Drop for Gc<T> {
         if self.header().dec_strong() == 0 {
             // SAFETY: this was the last strong handle.
             unsafe { release::last_strong_dropped(self.ptr) };
-        } else if T::MAY_CONTAIN_GC {
+        } else if self.header().is_tracked() {
             // SAFETY: tracked objects carry a prefix; the object is live
             // (strong count above 0).
             let node = unsafe { Gc::tracked_header(self).as_ref() };
@@ -471,5 +486,13 @@ unsafe impl<T: ?Sized + Trace + 'static> Trace for Gc<T> {
         tracer.visit(self);
     }
 
-    const HAS_FINALIZER: bool = false;
+    #[inline]
+    fn has_finalizer() -> bool {
+        false
+    }
+
+    #[inline]
+    fn __value_facts(&self) -> TypeFacts {
+        TypeFacts::of::<Self>()
+    }
 }

@@ -21,6 +21,20 @@
 //! `weak` counts the `Weak` handles plus one shared by all strong handles
 //! (as in `Rc`): the value is dropped when `strong` reaches 0, the block is
 //! freed when `weak` reaches 0.
+//!
+//! The weak word also carries three per-object facts in its top bits, so
+//! that code holding a `Gc<dyn Trait>` (whose concrete type it does not
+//! know) reads them with the load it makes anyway:
+//!
+//! ```text
+//!  weak: u32
+//!  ┌───┬───┬───┬────────────────────────────┐
+//!  │ T │ D │ F │ weak count (29 bits)       │
+//!  └───┴───┴───┴────────────────────────────┘
+//!   T  TRACKED: the object has the tracked prefix and is collected
+//!   D  VALUE_DROPPED: the collector dropped the value in place
+//!   F  FINALIZER: the concrete type's `Trace::has_finalizer()`
+//! ```
 
 use core::cell::Cell;
 use core::ptr::NonNull;
@@ -33,7 +47,24 @@ use crate::vtable::VTable;
 #[repr(C)]
 pub(crate) struct Header {
     strong: Cell<u32>,
+    /// The weak count in the low [`WEAK_COUNT_BITS`] bits, [`bit`]s above.
     weak: Cell<u32>,
+}
+
+/// Bits of the weak word that hold the weak count.
+const WEAK_COUNT_BITS: u32 = 29;
+
+/// The weak count's part of the weak word.
+const WEAK_COUNT_MASK: u32 = (1 << WEAK_COUNT_BITS) - 1;
+
+/// Per-object facts in the top bits of [`Header`]'s weak word.
+pub(crate) mod bit {
+    /// The object has the tracked prefix (it is collected).
+    pub(crate) const TRACKED: u32 = 1 << 31;
+    /// The collector dropped the value in place; it must never be read.
+    pub(crate) const VALUE_DROPPED: u32 = 1 << 30;
+    /// The concrete type's `Trace::has_finalizer()` was `true`.
+    pub(crate) const FINALIZER: u32 = 1 << 29;
 }
 
 /// The allocation a `Gc<T>` points at.
@@ -70,8 +101,6 @@ pub(crate) mod flag {
     pub(crate) const FINALIZED: u32 = 1 << 2;
     /// The collector cleared the object's weak references.
     pub(crate) const WEAK_CLEARED: u32 = 1 << 3;
-    /// The collector dropped the value in place; it must never be read.
-    pub(crate) const VALUE_DROPPED: u32 = 1 << 4;
     /// The mark phase's list walk has passed this object.
     pub(crate) const VISITED: u32 = 1 << 5;
     /// The strong count went down without reaching 0 since the last full
@@ -146,13 +175,54 @@ fn count_overflow() -> ! {
 }
 
 impl Header {
-    /// A header for a new object with one strong handle.
+    /// A header with these counts and [`bit`]s.
     #[inline]
-    pub(crate) const fn new(strong: u32, weak: u32) -> Self {
+    pub(crate) const fn new(strong: u32, weak: u32, bits: u32) -> Self {
         Header {
             strong: Cell::new(strong),
-            weak: Cell::new(weak),
+            weak: Cell::new(weak | bits),
         }
+    }
+
+    /// The [`bit`]s of an object with these facts (tracked iff it may
+    /// contain a `Gc`).
+    #[inline]
+    pub(crate) fn bits(facts: crate::trace::TypeFacts) -> u32 {
+        let tracked = if facts.may_contain_gc {
+            bit::TRACKED
+        } else {
+            0
+        };
+        let finalizer = if facts.has_finalizer {
+            bit::FINALIZER
+        } else {
+            0
+        };
+        tracked | finalizer
+    }
+
+    /// Whether the object has the tracked prefix.
+    #[inline]
+    pub(crate) fn is_tracked(&self) -> bool {
+        self.weak.get() & bit::TRACKED != 0
+    }
+
+    /// Whether the collector dropped the value.
+    #[inline]
+    pub(crate) fn is_value_dropped(&self) -> bool {
+        self.weak.get() & bit::VALUE_DROPPED != 0
+    }
+
+    /// Records that the collector dropped the value.
+    #[inline]
+    pub(crate) fn set_value_dropped(&self) {
+        self.weak.set(self.weak.get() | bit::VALUE_DROPPED);
+    }
+
+    /// Whether the concrete type has a finalizer.
+    #[inline]
+    pub(crate) fn has_finalizer(&self) -> bool {
+        self.weak.get() & bit::FINALIZER != 0
     }
 
     #[inline]
@@ -183,27 +253,29 @@ impl Header {
         n
     }
 
+    /// The weak count (the `Weak` handles, plus one while strong ones
+    /// exist).
     #[inline]
     pub(crate) fn weak(&self) -> u32 {
-        self.weak.get()
+        self.weak.get() & WEAK_COUNT_MASK
     }
 
-    /// Adds a weak handle; aborts on overflow.
+    /// Adds a weak handle; aborts when the count would overflow its bits.
     #[inline]
     pub(crate) fn inc_weak(&self) {
-        let n = self.weak.get().wrapping_add(1);
-        self.weak.set(n);
-        if n == 0 {
+        let word = self.weak.get();
+        if word & WEAK_COUNT_MASK == WEAK_COUNT_MASK {
             count_overflow();
         }
+        self.weak.set(word + 1);
     }
 
     /// Removes a weak handle and returns the new count.
     #[inline]
     pub(crate) fn dec_weak(&self) -> u32 {
-        let n = self.weak.get() - 1;
-        self.weak.set(n);
-        n
+        let word = self.weak.get() - 1;
+        self.weak.set(word);
+        word & WEAK_COUNT_MASK
     }
 }
 
@@ -297,7 +369,10 @@ impl TrackedHeader {
     /// (user code): its type has one and it has not run.
     #[inline]
     pub(crate) fn finalizer_pending(&self) -> bool {
-        self.vtable.has_finalizer && !self.has(flag::FINALIZED)
+        // SAFETY: `self` is the prefix of a live tracked object, whose
+        // header follows it.
+        let header = unsafe { Self::header(NonNull::from(self)) };
+        header.has_finalizer() && !self.has(flag::FINALIZED)
     }
 
     #[inline]

@@ -59,4 +59,11 @@ pub use finalize::Finalize;
 pub use gc::Gc;
 pub use stats::{GenerationStats, HeapStats};
 pub use trace::{Trace, Tracer};
+pub use trace_impls::NoGc;
+
+/// Items the derive's generated code names; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::trace::{TYPE_NESTING_BUDGET, TypeFacts};
+}
 pub use weak::Weak;

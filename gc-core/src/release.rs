@@ -32,7 +32,9 @@ pub(crate) const TRASHCAN_DEPTH: u32 = 50;
 /// `ptr` is a live object whose strong count the caller just took to 0.
 #[inline]
 pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
-    if T::MAY_CONTAIN_GC {
+    // SAFETY: live (caller's contract); the header is read through `Cell`s.
+    let header = unsafe { &(*ptr.as_ptr()).header };
+    if header.is_tracked() {
         // SAFETY: caller's contract (live object, strong count just 0).
         unsafe { tracked_last_strong_dropped_typed(ptr) }
     } else {
@@ -42,7 +44,7 @@ pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T
         unsafe {
             let layout = Layout::for_value(ptr.as_ref());
             let value = &raw mut (*ptr.as_ptr()).value;
-            finalize_if_any(&*value);
+            finalize_if_any(&*value, header.has_finalizer());
             ptr::drop_in_place(value);
             release_untracked_weak(ptr, layout);
         }
@@ -59,7 +61,8 @@ pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T
 #[inline]
 pub(crate) unsafe fn release_implicit_weak<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
     debug_assert!(
-        T::MAY_CONTAIN_GC,
+        // SAFETY: live (the implicit weak count is held).
+        unsafe { (*ptr.as_ptr()).header.is_tracked() },
         "untracked objects use release_untracked_weak"
     );
     // SAFETY: tracked (caller), and the implicit weak count keeps it live.
@@ -145,7 +148,8 @@ pub(crate) unsafe fn free_untracked_block(heap: &Heap, block: NonNull<u8>) {
 /// untracked object's layout was stashed then).
 #[inline]
 pub(crate) unsafe fn free_block<T: ?Sized + Trace>(heap: &Heap, ptr: NonNull<GcBox<T>>) {
-    if T::MAY_CONTAIN_GC {
+    // SAFETY: the block is still allocated (caller).
+    if unsafe { (*ptr.as_ptr()).header.is_tracked() } {
         // SAFETY: tracked object, memory still allocated (caller).
         let (base, layout) = unsafe { allocation_of(TrackedHeader::of_box(ptr.cast())) };
         // SAFETY: `base`/`layout` describe the allocation made by `Gc::new`.
@@ -275,10 +279,10 @@ unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBo
     // SAFETY: tracked objects carry a prefix; the object is live.
     let node = unsafe { TrackedHeader::of_box(ptr.cast()) };
     // SAFETY: live (the implicit weak count is still held).
-    let h = unsafe { node.as_ref() };
+    let header = unsafe { &(*ptr.as_ptr()).header };
     let heap = heap();
     let depth = heap.drop_depth.get();
-    if h.has(flag::VALUE_DROPPED) || depth >= TRASHCAN_DEPTH {
+    if header.is_value_dropped() || depth >= TRASHCAN_DEPTH {
         // SAFETY: caller's contract.
         return unsafe { tracked_last_strong_dropped(node) };
     }
@@ -287,7 +291,9 @@ unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBo
     // SAFETY: strong count 0: the value is intact and nobody else can reach
     // it, so it is finalized (once) and dropped exactly once.
     unsafe {
-        leave_heap_and_finalize(heap, node, || finalize_if_any(&*value));
+        leave_heap_and_finalize(heap, node, || {
+            finalize_if_any(&*value, header.has_finalizer());
+        });
         drop_value_and_release(heap, node, depth, || ptr::drop_in_place(value));
     }
     after_refcount_death(heap, depth);
@@ -303,7 +309,8 @@ pub(crate) unsafe fn tracked_last_strong_dropped(node: NonNull<TrackedHeader>) {
     let heap = heap();
     // SAFETY: the object is live (its implicit weak count is still held).
     let h = unsafe { node.as_ref() };
-    if h.has(flag::VALUE_DROPPED) {
+    // SAFETY: as above.
+    if unsafe { TrackedHeader::header(node) }.is_value_dropped() {
         // A handle kept past a cycle collection: the value is already gone.
         // SAFETY: strong 0, value dropped, the collector unlinked it.
         unsafe { release_tracked_memory(heap, node) };
@@ -312,7 +319,9 @@ pub(crate) unsafe fn tracked_last_strong_dropped(node: NonNull<TrackedHeader>) {
     // SAFETY: strong 0, value intact (caller's contract).
     unsafe {
         leave_heap_and_finalize(heap, node, || {
-            (h.vtable.finalize)(TrackedHeader::boxed(node));
+            if TrackedHeader::header(node).has_finalizer() {
+                (h.vtable.finalize)(TrackedHeader::boxed(node));
+            }
         });
     }
     let depth = heap.drop_depth.get();

@@ -8,16 +8,15 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader};
-use crate::trace::{Trace, Tracer, finalize_if_any};
+use crate::trace::{Trace, Tracer};
 
 /// Type-erased operations on one tracked object.
 pub(crate) struct VTable {
     /// Calls `Trace::trace` on the value.
     pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer),
-    /// Runs the value's finalizer, if its type has one.
+    /// Runs the value's finalizer (callers check the header's `FINALIZER`
+    /// bit first).
     pub(crate) finalize: unsafe fn(NonNull<Header>),
-    /// `Trace::HAS_FINALIZER`: finalizing may run user code.
-    pub(crate) has_finalizer: bool,
     /// Drops the value in place.
     pub(crate) drop_value: unsafe fn(NonNull<Header>),
     /// Layout of the whole allocation (prefix, padding, header and value).
@@ -47,7 +46,6 @@ impl<T: Trace + 'static> VTableOf<T> {
     pub(crate) const VTABLE: VTable = VTable {
         trace: trace_value::<T>,
         finalize: finalize_value::<T>,
-        has_finalizer: T::HAS_FINALIZER,
         drop_value: drop_value::<T>,
         layout: tracked_layout::<T>().0,
         box_offset: tracked_layout::<T>().1,
@@ -68,7 +66,7 @@ unsafe fn trace_value<T: Trace>(boxed: NonNull<Header>, tracer: &mut Tracer) {
 unsafe fn finalize_value<T: Trace>(boxed: NonNull<Header>) {
     // SAFETY: caller guarantees the value is initialised and not dropped.
     let value = unsafe { &(*boxed.cast::<GcBox<T>>().as_ptr()).value };
-    finalize_if_any(value);
+    value.run_finalizer();
 }
 
 /// # Safety

@@ -97,10 +97,13 @@ impl<T: ?Sized + Trace + 'static> Weak<T> {
         if header.strong() == 0 {
             return None;
         }
-        if T::MAY_CONTAIN_GC {
+        if header.is_tracked() {
+            if header.is_value_dropped() {
+                return None;
+            }
             // SAFETY: tracked object, block alive (weak count held).
             let node = unsafe { TrackedHeader::of_box(self.ptr.cast()).as_ref() };
-            if node.has(flag::WEAK_CLEARED | flag::VALUE_DROPPED) {
+            if node.has(flag::WEAK_CLEARED) {
                 return None;
             }
         }
@@ -192,8 +195,9 @@ impl<T: ?Sized + Trace + 'static> Drop for Weak<T> {
             && header.dec_weak() == 0
         {
             // SAFETY: weak count 0 implies strong count 0 (the strong handles
-            // share one weak count), so the value is gone and nothing else
-            // references the block.
+            // share one weak count), so the value is gone (an untracked
+            // object's layout was stashed then) and nothing else references
+            // the block.
             unsafe { free_block(heap(), self.ptr) };
         }
     }
@@ -209,6 +213,19 @@ impl<T: ?Sized + Trace + 'static> fmt::Debug for Weak<T> {
 unsafe impl<T: ?Sized + Trace + 'static> Trace for Weak<T> {
     #[inline]
     fn trace(&self, _tracer: &mut Tracer) {}
-    const MAY_CONTAIN_GC: bool = false;
-    const HAS_FINALIZER: bool = false;
+
+    #[inline]
+    fn may_contain_gc() -> bool {
+        false
+    }
+
+    #[inline]
+    fn has_finalizer() -> bool {
+        false
+    }
+
+    #[inline]
+    fn __value_facts(&self) -> crate::trace::TypeFacts {
+        crate::trace::TypeFacts::LEAF
+    }
 }

@@ -2,8 +2,9 @@
 //!
 //! The impl is sound by construction: `trace` forwards to each non-skipped
 //! field exactly once (so every `Gc` the value owns is visited once through
-//! its field's own impl), and `MAY_CONTAIN_GC` is the OR of the same fields'
-//! constants. Skipping a field only hides edges, which leaks at worst.
+//! its field's own impl), and `may_contain_gc()` is the OR of the same
+//! fields' answers (or `true`). Skipping a field only hides edges, which
+//! leaks at worst.
 
 use std::collections::HashSet;
 
@@ -75,22 +76,29 @@ fn impl_trace(cont: &Container<'_>) -> TokenStream {
     let skips_an_owner = cont
         .all_fields()
         .any(|f| f.attrs.skip && !matches!(f.ty, syn::Type::Reference(_) | syn::Type::Ptr(_)));
+    let budget = Ident::new("budget", Span::mixed_site());
     let may_contain_gc = if skips_an_owner {
         // A skipped field is not traced, but it may still own `Gc`s (a
         // closure's captures, an `Rc<Gc<_>>`): the type stays tracked, so
         // its deep drops go through the trashcan like every other type
         // that can own a `Gc`. References and raw pointers own nothing.
-        quote!(true)
+        Facts::Always
     } else {
-        may_contain_gc(cont, &traced_fields, &krate)
+        may_contain_gc(cont, &traced_fields, &krate, &budget)
     };
+    let value_facts = value_facts(cont, &may_contain_gc, &krate);
+    let budget_param = match may_contain_gc {
+        Facts::Fields(_) => budget.clone(),
+        _ => Ident::new("_budget", Span::mixed_site()),
+    };
+    let may_contain_gc = may_contain_gc.into_tokens();
     let body = if traced_fields.is_empty() {
         TokenStream::new()
     } else {
         trace_body(cont, &krate, &tracer)
     };
     // Without `#[trace(finalize)]` the default (no-op) finalizer stays, and
-    // `HAS_FINALIZER = false` lets the collector skip it.
+    // `has_finalizer() == false` lets the collector skip it.
     let has_finalizer = cont.attrs.finalize.is_some();
     let run_finalizer = cont.attrs.finalize.map(|span| {
         quote_spanned! {span=>
@@ -104,13 +112,29 @@ fn impl_trace(cont: &Container<'_>) -> TokenStream {
     quote! {
         #[automatically_derived]
         unsafe impl #impl_generics #krate::Trace for #ident #ty_generics #where_clause {
-            const MAY_CONTAIN_GC: bool = #may_contain_gc;
-
-            const HAS_FINALIZER: bool = #has_finalizer;
-
             #[inline]
             fn trace(&self, #tracer: &mut #krate::Tracer) {
                 #body
+            }
+
+            #[inline]
+            fn may_contain_gc() -> bool {
+                <Self as #krate::Trace>::__may_contain_gc_within(#krate::__private::TYPE_NESTING_BUDGET)
+            }
+
+            #[inline]
+            fn __may_contain_gc_within(#budget_param: u32) -> bool {
+                #may_contain_gc
+            }
+
+            #[inline]
+            fn has_finalizer() -> bool {
+                #has_finalizer
+            }
+
+            #[inline]
+            fn __value_facts(&self) -> #krate::__private::TypeFacts {
+                #value_facts
             }
 
             #run_finalizer
@@ -244,15 +268,47 @@ impl<'ast> Visit<'ast> for MentionsSelf<'_> {
     }
 }
 
-/// `MAY_CONTAIN_GC`: the OR of the traced fields' constants.
+/// What `may_contain_gc` is made of.
+enum Facts<'f> {
+    /// No field is traced: `false`.
+    Never,
+    /// Conservatively `true`.
+    Always,
+    /// The OR of these traced fields' answers (the expression is built).
+    Fields(Vec<(&'f Field<'f>, TokenStream)>),
+}
+
+impl Facts<'_> {
+    /// The body of `__may_contain_gc_within`.
+    fn into_tokens(self) -> TokenStream {
+        match self {
+            Facts::Never => quote!(false),
+            Facts::Always => quote!(true),
+            Facts::Fields(terms) => {
+                let terms = terms.into_iter().map(|(_, term)| term);
+                let budget = Ident::new("budget", Span::mixed_site());
+                quote!(#budget == 0 #(|| #terms)*)
+            }
+        }
+    }
+}
+
+/// `may_contain_gc`: the OR of the traced fields' answers, each asked with
+/// one level less of the nesting budget (so types that contain each other
+/// without a `Gc` in between end in a conservative `true`, not an endless
+/// recursion).
 ///
 /// A field whose type mentions the deriving type itself (`Box<Self>`,
-/// `Vec<Tree>`) counts as `true`: the compiler cannot evaluate a constant
-/// defined in terms of itself, and `true` is always sound (the object is
-/// tracked; tracing still visits only real `Gc`s).
-fn may_contain_gc(cont: &Container<'_>, traced: &[&Field<'_>], krate: &TokenStream) -> TokenStream {
+/// `Vec<Tree>`) makes it `true` at once: `true` is always sound (the object
+/// is tracked; tracing still visits only real `Gc`s).
+fn may_contain_gc<'f>(
+    cont: &Container<'_>,
+    traced: &[&'f Field<'f>],
+    krate: &TokenStream,
+    budget: &Ident,
+) -> Facts<'f> {
     if traced.is_empty() {
-        return quote!(false);
+        return Facts::Never;
     }
     let recursive = traced.iter().any(|field| {
         let mut mentions = MentionsSelf {
@@ -263,16 +319,46 @@ fn may_contain_gc(cont: &Container<'_>, traced: &[&Field<'_>], krate: &TokenStre
         mentions.found
     });
     if recursive {
-        return quote!(true);
+        return Facts::Always;
     }
     // The trait path keeps its own spans: spanned on the user's type, it
     // would look like user code to lints such as `unused_qualifications`.
     let trace_trait = quote!(#krate::Trace);
-    let terms = traced.iter().map(|field| {
+    Facts::Fields(
+        traced
+            .iter()
+            .map(|&field| {
+                let ty = field.ty;
+                let term = quote_spanned!(ty.span()=>
+                    <#ty as #trace_trait>::__may_contain_gc_within(#budget - 1));
+                (field, term)
+            })
+            .collect(),
+    )
+}
+
+/// The body of `__value_facts`. A struct whose answer is made of its
+/// fields' asks the fields' values, which is precise through `Box<str>`,
+/// `Box<[T]>` and boxed sized values; everything else answers with the
+/// static facts.
+fn value_facts(cont: &Container<'_>, facts: &Facts<'_>, krate: &TokenStream) -> TokenStream {
+    let static_facts = quote!(#krate::__private::TypeFacts::of::<Self>());
+    let (Data::Struct(_), Facts::Fields(fields)) = (&cont.data, facts) else {
+        return static_facts;
+    };
+    let trace_trait = quote!(#krate::Trace);
+    let terms = fields.iter().map(|(field, _)| {
+        let member = &field.member;
         let ty = field.ty;
-        quote_spanned!(ty.span()=> <#ty as #trace_trait>::MAY_CONTAIN_GC)
+        quote_spanned!(ty.span()=>
+            <#ty as #trace_trait>::__value_facts(&self.#member).may_contain_gc)
     });
-    quote!(#(#terms)||*)
+    quote! {
+        #krate::__private::TypeFacts {
+            may_contain_gc: #(#terms)||*,
+            ..#static_facts
+        }
+    }
 }
 
 /// The statements of `trace` (at least one field is traced).
@@ -411,9 +497,15 @@ mod tests {
     fn finalize_only_when_asked() {
         let plain = expand("struct S;");
         assert!(!plain.contains("run_finalizer"), "{plain}");
-        assert!(plain.contains("HAS_FINALIZER : bool = false"), "{plain}");
+        assert!(
+            plain.contains("fn has_finalizer () -> bool { false }"),
+            "{plain}"
+        );
         let out = expand("#[trace(finalize)] struct S;");
-        assert!(out.contains("HAS_FINALIZER : bool = true"), "{out}");
+        assert!(
+            out.contains("fn has_finalizer () -> bool { true }"),
+            "{out}"
+        );
         assert!(
             out.contains(":: pygc :: Finalize :: finalize (self)"),
             "{out}"
@@ -422,21 +514,29 @@ mod tests {
 
     #[test]
     fn leaves_only_give_false_and_recursion_or_skip_gives_true() {
-        assert!(expand("struct S;").contains("MAY_CONTAIN_GC : bool = false"));
-        assert!(expand("enum E {}").contains("MAY_CONTAIN_GC : bool = false"));
+        const FALSE: &str = "fn __may_contain_gc_within (_budget : u32) -> bool { false }";
+        const TRUE: &str = "fn __may_contain_gc_within (_budget : u32) -> bool { true }";
+        assert!(expand("struct S;").contains(FALSE));
+        assert!(expand("enum E {}").contains(FALSE));
         let skipped = expand("struct S { #[trace(skip)] a: Rc<u8> }");
-        assert!(
-            skipped.contains("MAY_CONTAIN_GC : bool = true"),
-            "{skipped}"
-        );
+        assert!(skipped.contains(TRUE), "{skipped}");
         let borrowed =
             expand("struct S<'a> { #[trace(skip)] a: &'a u8, #[trace(skip)] b: *const u8 }");
-        assert!(
-            borrowed.contains("MAY_CONTAIN_GC : bool = false"),
-            "{borrowed}"
-        );
+        assert!(borrowed.contains(FALSE), "{borrowed}");
         let out = expand("enum Tree { Leaf(u8), Node(Box<Tree>) }");
-        assert!(out.contains("MAY_CONTAIN_GC : bool = true"), "{out}");
+        assert!(out.contains(TRUE), "{out}");
+    }
+
+    #[test]
+    fn fields_are_asked_with_one_level_less_of_budget() {
+        let out = expand("struct S { a: u8, b: Vec<u8> }");
+        assert!(
+            out.contains(
+                "budget == 0 || < u8 as :: pygc :: Trace > :: __may_contain_gc_within (budget - 1)"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("fn __value_facts"), "{out}");
     }
 
     #[test]
@@ -445,7 +545,7 @@ mod tests {
         assert!(out.contains("compile_error"), "{out}");
         assert!(out.contains("unsafe impl :: pygc :: Trace for U"), "{out}");
         // Several mistakes are all reported.
-        let out = expand("#[trace(skip, nope)] struct S { #[trace(finalize)] a: Rc<u8> }");
+        let out = expand("#[trace(skip, nope)] struct S { #[trace(finalize)] a: *const u8 }");
         assert_eq!(out.matches("compile_error").count(), 4, "{out}");
         // A broken crate path gets no fallback (it would not resolve).
         let out = expand(r#"#[trace(crate = "a b")] struct S;"#);

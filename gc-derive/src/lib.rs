@@ -35,8 +35,8 @@ mod valid;
 use proc_macro::TokenStream;
 
 /// Derives `pygc::Trace`: `trace` visits every field (each field's own
-/// `Trace` impl reports the `Gc`s it owns), and `MAY_CONTAIN_GC` is the OR
-/// of the fields' constants, so a type made only of leaves (`u32`, `String`,
+/// `Trace` impl reports the `Gc`s it owns), and `may_contain_gc()` is the OR
+/// of the fields' answers, so a type made only of leaves (`u32`, `String`,
 /// ...) is never tracked by the cycle collector.
 ///
 /// Works on structs (named, tuple, unit) and enums. Each type parameter that
@@ -44,13 +44,11 @@ use proc_macro::TokenStream;
 /// impl, each `T::Assoc` a `T::Assoc: Trace` bound. (A parameter used inside
 /// `Gc<..>` needs `T: Trace + 'static` on the type's own definition, since
 /// `Gc` requires it.) A field whose type mentions the type itself
-/// (`Box<Self>`, `Vec<Tree>`) makes `MAY_CONTAIN_GC` `true`: a constant
-/// cannot be computed from itself, and `true` is always sound (the type's
-/// objects are tracked by the collector). Types that own each other in a
-/// loop without a `Gc` in between (`A` holds `Vec<B>`, `B` holds `Box<A>`)
-/// make the constants depend on each other and rustc reports a cycle
-/// (E0391): implement `Trace` by hand for one of them, with
-/// `const MAY_CONTAIN_GC: bool = true`.
+/// (`Box<Self>`, `Vec<Tree>`) makes `may_contain_gc()` `true`, which is
+/// always sound (the type's objects are tracked by the collector). Types
+/// that own each other in a loop without a `Gc` in between (`A` holds
+/// `Vec<B>`, `B` holds `Box<A>`) are followed a bounded number of levels
+/// and then answer `true` too.
 ///
 /// # Attributes
 ///
@@ -64,7 +62,7 @@ use proc_macro::TokenStream;
 ///   linked through skipped fields goes through the trashcan too.
 /// - `#[trace(finalize)]` on the type: `run_finalizer` calls the type's
 ///   `pygc::Finalize` impl (Python's `__del__`). Without it finalization is
-///   a no-op and `HAS_FINALIZER` is `false`, so the collector drops garbage
+///   a no-op and `has_finalizer()` is `false`, so the collector drops garbage
 ///   of the type without the resurrection re-check.
 /// - `#[trace(bound = "T: Trace, U: Clone")]` on the type: these where-clause
 ///   predicates replace the inferred `T: Trace` bounds (`bound = ""` adds
@@ -107,9 +105,9 @@ use proc_macro::TokenStream;
 ///     }
 /// }
 ///
-/// assert!(<Expr<u8> as Trace>::MAY_CONTAIN_GC);
+/// assert!(<Expr<u8>>::may_contain_gc());
 /// // A skipped field may own a `Gc`: the type is tracked.
-/// assert!(<Handle as Trace>::MAY_CONTAIN_GC);
+/// assert!(Handle::may_contain_gc());
 ///
 /// let sum = Gc::new(Expr::Add(Gc::new(Expr::Leaf(1)), Gc::new(Expr::Leaf(2))));
 /// assert!(matches!(&*sum, Expr::Add(..)));

@@ -76,16 +76,6 @@ const PTR_CONST: Opaque = Opaque {
     with_article: "a raw pointer (`*const T`)",
     through: "raw pointers",
 };
-const RC: Opaque = Opaque {
-    what: "`Rc`",
-    with_article: "an `Rc`",
-    through: "`Rc`",
-};
-const ARC: Opaque = Opaque {
-    what: "`Arc`",
-    with_article: "an `Arc`",
-    through: "`Arc`",
-};
 const RC_WEAK: Opaque = Opaque {
     what: "`rc::Weak`",
     with_article: "an `rc::Weak`",
@@ -97,10 +87,20 @@ const SYNC_WEAK: Opaque = Opaque {
     through: "`sync::Weak`",
 };
 
-/// Reports the `Rc`/`Arc`/reference/raw-pointer types in a field type, each
-/// spanned on its own tokens. `top` is whether `ty` is the field's whole type.
+/// Reports the non-`'static` reference, raw-pointer and `rc`/`sync::Weak`
+/// types in a field type, each spanned on its own tokens. `top` is whether
+/// `ty` is the field's whole type. (`Rc<T>`/`Arc<T>` are left to the trait
+/// system: they are `Trace` for `T: NoGc`, whose message explains the rest.)
 fn check_traceable(cx: &Ctxt, ty: &Type, top: bool) {
     let opaque = match ty {
+        Type::Reference(reference)
+            if reference
+                .lifetime
+                .as_ref()
+                .is_some_and(|lifetime| lifetime.ident == "static") =>
+        {
+            None
+        }
         Type::Reference(_) => Some(&REFERENCE),
         Type::Ptr(ptr) if ptr.mutability.is_some() => Some(&PTR_MUT),
         Type::Ptr(_) => Some(&PTR_CONST),
@@ -155,11 +155,7 @@ fn check_path(cx: &Ctxt, path: &syn::Path) -> Option<&'static Opaque> {
     let last = segments.next()?;
     let parent = segments.next().map(|segment| &segment.ident);
     let ident = &last.ident;
-    if ident == "Rc" {
-        Some(&RC)
-    } else if ident == "Arc" {
-        Some(&ARC)
-    } else if ident == "Weak" && parent.is_some_and(|p| p == "rc") {
+    if ident == "Weak" && parent.is_some_and(|p| p == "rc") {
         Some(&RC_WEAK)
     } else if ident == "Weak" && parent.is_some_and(|p| p == "sync") {
         Some(&SYNC_WEAK)

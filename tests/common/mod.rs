@@ -47,7 +47,9 @@ impl Drop for Tally {
 // SAFETY: a leaf: owns no `Gc`.
 unsafe impl Trace for Tally {
     fn trace(&self, _: &mut pygc::Tracer) {}
-    const MAY_CONTAIN_GC: bool = false;
+    fn may_contain_gc() -> bool {
+        false
+    }
 }
 
 /// A Python value.

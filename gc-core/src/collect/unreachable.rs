@@ -24,7 +24,7 @@
 //!    somewhere) stays allocated, off every list, until that handle goes.
 //!
 //! When no object of the set has a finalizer left to run (its type's
-//! `Trace::HAS_FINALIZER` is `false`, or it ran before), no user code runs
+//! `Trace::has_finalizer()` is `false`, or it ran before), no user code runs
 //! before step 4, so nothing can be resurrected: steps 1–3 shrink to what
 //! `deduce_unreachable`'s mark walk does as it moves each object (code
 //! `CONDEMNED`, weak references cleared), and the set goes to step 4 as it
@@ -79,7 +79,8 @@ pub(crate) fn handle_unreachable(
     for_each(pending, |node| {
         // SAFETY: live (held).
         let h = unsafe { node.as_ref() };
-        h.set(flag::VALUE_DROPPED);
+        // SAFETY: live (held).
+        unsafe { TrackedHeader::header(node) }.set_value_dropped();
         // SAFETY: the value is intact and, being flagged, never read again.
         guarded(panic, || unsafe {
             (h.vtable.drop_value)(TrackedHeader::boxed(node))

@@ -29,7 +29,7 @@ thread_local! {
 }
 
 /// A node counting the `trace` calls made on any node. `FINALIZER` is its
-/// `Trace::HAS_FINALIZER` (its finalizer does nothing either way): garbage
+/// `Trace::has_finalizer()` (its finalizer does nothing either way): garbage
 /// goes through the finalize/re-check path with it, and is condemned by the
 /// mark walk without it.
 struct Counted<const FINALIZER: bool = false> {
@@ -60,7 +60,9 @@ unsafe impl<const FINALIZER: bool> Trace for Counted<FINALIZER> {
         self.edges.trace(tracer);
     }
 
-    const HAS_FINALIZER: bool = FINALIZER;
+    fn has_finalizer() -> bool {
+        FINALIZER
+    }
 }
 
 fn live() -> BTreeSet<usize> {

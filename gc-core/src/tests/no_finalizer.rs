@@ -1,4 +1,4 @@
-//! Garbage whose types have no finalizer (`Trace::HAS_FINALIZER == false`)
+//! Garbage whose types have no finalizer (`Trace::has_finalizer() == false`)
 //! skips the resurrection re-check: nothing can run user code between
 //! finding it and dropping it.
 

@@ -37,7 +37,7 @@ pub(crate) fn take_finalized() -> Vec<usize> {
 }
 
 /// A graph node: owns edges, may hold a weak to a peer, records drops.
-/// `FINALIZER` is its `Trace::HAS_FINALIZER`: `Node` has a finalizer,
+/// `FINALIZER` is its `Trace::has_finalizer()`: `Node` has a finalizer,
 /// [`PlainNode`] has none.
 pub(crate) struct Node<const FINALIZER: bool = true> {
     pub(crate) id: usize,
@@ -49,7 +49,7 @@ pub(crate) struct Node<const FINALIZER: bool = true> {
     pub(crate) on_drop: Cell<Option<fn(&Node<FINALIZER>)>>,
 }
 
-/// A node whose type has no finalizer (`HAS_FINALIZER = false`), as
+/// A node whose type has no finalizer (`has_finalizer() == false`), as
 /// `#[derive(Trace)]` makes them without `#[trace(finalize)]`.
 pub(crate) type PlainNode = Node<false>;
 
@@ -110,7 +110,9 @@ unsafe impl<const FINALIZER: bool> Trace for Node<FINALIZER> {
         }
         self.edges.trace(tracer);
     }
-    const HAS_FINALIZER: bool = FINALIZER;
+    fn has_finalizer() -> bool {
+        FINALIZER
+    }
     fn run_finalizer(&self) {
         self.finalize();
     }

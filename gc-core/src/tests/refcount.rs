@@ -185,7 +185,9 @@ fn over_aligned_values_are_aligned_and_collected() {
     // SAFETY: a leaf owns no `Gc`.
     unsafe impl crate::Trace for Leaf {
         fn trace(&self, _: &mut crate::Tracer) {}
-        const MAY_CONTAIN_GC: bool = false;
+        fn may_contain_gc() -> bool {
+            false
+        }
     }
     let leaf = Gc::new(Leaf(3));
     assert_eq!(Gc::as_ptr(&leaf).addr() % 32, 0);
