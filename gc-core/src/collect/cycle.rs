@@ -55,10 +55,8 @@ use std::panic::catch_unwind;
 
 use crate::header::{TrackedHeader, code, flag};
 use crate::list::{self, ListHead, for_each, next_in, prefetch_ahead, prev_in};
+use crate::mark_stack::MarkStack;
 use crate::trace::{TraceAction, Tracer};
-
-/// The mark stack, kept by the heap between collections.
-pub(crate) type MarkStack = Vec<NonNull<TrackedHeader>>;
 
 /// Why a graph pass could not complete (the set is restored first).
 pub(crate) enum GraphFailure {
