@@ -16,7 +16,10 @@
 
 mod candidates;
 pub(crate) mod cycle;
+mod pass;
 mod unreachable;
+
+pub(crate) use pass::PassState;
 
 use std::panic::resume_unwind;
 
