@@ -4,6 +4,8 @@ use core::cell::RefCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::rc::Rc;
 
+use crate::panic::{Panic, guarded};
+
 /// When a callback runs: before or after a collection.
 ///
 /// # Examples
@@ -100,12 +102,7 @@ impl Callbacks {
     /// registration order. Changes made by a callback take effect from the
     /// next phase. A panicking callback does not stop the others: the first
     /// panic is stored in `panic` for the collection to resume.
-    pub(crate) fn invoke(
-        &self,
-        phase: CollectPhase,
-        info: &CollectInfo,
-        panic: &mut crate::collect::Panic,
-    ) {
+    pub(crate) fn invoke(&self, phase: CollectPhase, info: &CollectInfo, panic: &mut Panic) {
         let snapshot: Vec<Callback> = {
             let list = self.list.borrow();
             if list.is_empty() {
@@ -116,7 +113,7 @@ impl Callbacks {
         for callback in snapshot {
             // A callback cannot be running already: collections do not nest.
             if let Ok(mut f) = callback.try_borrow_mut() {
-                crate::collect::guarded(panic, || f(phase, info));
+                guarded(panic, || f(phase, info));
             }
         }
     }

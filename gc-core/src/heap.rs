@@ -20,6 +20,7 @@ use crate::alloc::Allocator;
 use crate::callbacks::Callbacks;
 use crate::collect::generation::Generations;
 use crate::list::ListHead;
+use crate::mark_stack::MarkStack;
 use crate::stats::GenerationStats;
 
 /// Number of collected generations.
@@ -50,7 +51,7 @@ pub(crate) struct Heap {
     pub(crate) stats: [Cell<GenerationStats>; GENERATIONS],
     pub(crate) callbacks: Callbacks,
     /// The collector's mark stack, kept between collections.
-    pub(crate) mark_stack: Cell<crate::collect::cycle::MarkStack>,
+    pub(crate) mark_stack: Cell<MarkStack>,
     /// Nesting depth of refcount-path value drops (trashcan).
     pub(crate) drop_depth: Cell<u32>,
     /// The thread is exiting: no automatic collection any more.

@@ -39,6 +39,8 @@ mod gc_impls;
 mod header;
 mod heap;
 pub(crate) mod list;
+mod mark_stack;
+mod panic;
 mod release;
 mod stats;
 mod trace;

@@ -1,10 +1,9 @@
 //! The `Trace` trait and the `Tracer` the collector hands to it.
 
 use core::marker::PhantomData;
-use core::ptr::NonNull;
 
 use crate::Gc;
-use crate::header::TrackedHeader;
+use crate::collect::PassState;
 
 /// Tells the cycle collector which [`Gc`] handles a value owns.
 ///
@@ -252,20 +251,12 @@ pub(crate) fn finalize_if_any<T: ?Sized + Trace>(value: &T, has_finalizer: bool)
     }
 }
 
-/// What the collector is doing with each edge a `trace` call reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TraceAction {
-    /// `subtract_refs`: count the edge in the referent's `internal_refs`
-    /// when the referent is in the examined set.
-    SubtractRefs,
-    /// `mark_reachable`: a reachable object's referents are reachable too.
-    MarkReachable,
-}
-
 /// The visitor handed to [`Trace::trace`] by the cycle collector.
 ///
 /// Only the collector creates `Tracer`s; user code only forwards it to the
-/// fields it owns, or calls [`Tracer::visit`] on a `Gc` it owns.
+/// fields it owns, or calls [`Tracer::visit`] on a `Gc` it owns. The
+/// lifetime is the tracer's borrow of the collector's state; impls write
+/// `&mut Tracer` and leave it elided.
 ///
 /// # Examples
 ///
@@ -283,44 +274,18 @@ pub(crate) enum TraceAction {
 /// assert_eq!(pygc_core::collect(), 0); // nothing unreachable
 /// # drop(h);
 /// ```
-pub struct Tracer {
-    pub(crate) action: TraceAction,
-    /// The codes of the examined set (see [`code`](crate::header::code)).
-    pub(crate) members: u32,
-    /// Strong handles the collector itself holds on every member.
-    pub(crate) held: u32,
-    /// Objects marked reachable whose referents are still to be marked
-    /// (`MarkReachable`); null otherwise.
-    pub(crate) stack: *mut Vec<NonNull<TrackedHeader>>,
-    /// Type name of the object being traced (for the trace verifier).
-    pub(crate) tracing: fn() -> &'static str,
-    /// Address of the object being traced.
-    pub(crate) tracing_addr: usize,
-    /// Internal edges found by `SubtractRefs` pointing to higher addresses
-    /// minus those pointing to lower ones (see `mark_reachable`).
-    pub(crate) edge_balance: isize,
-    /// Set when a `trace` visited an edge more often than the referent has
-    /// strong handles: the offending type's name.
-    pub(crate) over_visited: Option<fn() -> &'static str>,
+pub struct Tracer<'a> {
+    /// The state of the running graph pass, owned by the collector.
+    pass: &'a mut PassState,
     _not_send: PhantomData<*const ()>,
 }
 
-impl Tracer {
-    pub(crate) fn new(
-        action: TraceAction,
-        members: u32,
-        held: u32,
-        stack: *mut Vec<NonNull<TrackedHeader>>,
-    ) -> Self {
+impl<'a> Tracer<'a> {
+    /// A tracer reporting edges to `pass`.
+    #[inline]
+    pub(crate) fn new(pass: &'a mut PassState) -> Self {
         Tracer {
-            action,
-            members,
-            held,
-            stack,
-            tracing: || "",
-            tracing_addr: 0,
-            edge_balance: 0,
-            over_visited: None,
+            pass,
             _not_send: PhantomData,
         }
     }
@@ -346,12 +311,7 @@ impl Tracer {
     #[inline]
     pub fn visit<T: ?Sized + Trace + 'static>(&mut self, gc: &Gc<T>) {
         if Gc::is_tracked_object(gc) {
-            self.visit_tracked(Gc::tracked_header(gc));
+            self.pass.visit_edge(Gc::tracked_header(gc));
         }
-    }
-
-    #[inline]
-    fn visit_tracked(&mut self, node: NonNull<TrackedHeader>) {
-        crate::collect::cycle::visit_edge(self, node);
     }
 }

@@ -55,10 +55,10 @@ use std::panic::catch_unwind;
 
 use crate::header::{TrackedHeader, code, flag};
 use crate::list::{self, ListHead, for_each, next_in, prefetch_ahead, prev_in};
-use crate::trace::{TraceAction, Tracer};
+use crate::mark_stack::MarkStack;
+use crate::trace::Tracer;
 
-/// The mark stack, kept by the heap between collections.
-pub(crate) type MarkStack = Vec<NonNull<TrackedHeader>>;
+use super::pass::{PassState, TraceAction};
 
 /// Why a graph pass could not complete (the set is restored first).
 pub(crate) enum GraphFailure {
@@ -134,22 +134,19 @@ pub(crate) fn deduce_unreachable(
     codes: SetCodes,
     stack: &mut MarkStack,
 ) -> Result<Deduced, GraphFailure> {
+    // The pass borrows the mark stack for its duration; a panicking
+    // `trace` leaves it with the pass, which gives it back below.
+    let mut pass = PassState::new(codes.members, handles_held, core::mem::take(stack));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let edge_balance = subtract_refs(young, codes.members, handles_held)?;
+        let edge_balance = subtract_refs(young, &mut pass)?;
         let walk = if edge_balance < 0 {
             Walk::Backward
         } else {
             Walk::Forward
         };
-        Ok(mark_reachable(
-            young,
-            unreachable,
-            codes,
-            handles_held,
-            walk,
-            stack,
-        ))
+        Ok(mark_reachable(young, unreachable, codes, walk, &mut pass))
     }));
+    *stack = pass.into_stack();
     let failure = match outcome {
         // No user code runs past this point: `finish` cannot fail.
         Ok(Ok(marked)) => {
@@ -217,37 +214,32 @@ unsafe fn has_external_refs(node: NonNull<TrackedHeader>, held: u32) -> bool {
     strong.saturating_sub(held) > h.internal_refs()
 }
 
-/// Traces one object with `tracer`.
+/// Traces one object, reporting its edges to `pass`.
 ///
 /// # Safety
 ///
 /// `node` is live and its value intact.
 #[inline]
-unsafe fn trace_object(node: NonNull<TrackedHeader>, tracer: &mut Tracer) {
+unsafe fn trace_object(node: NonNull<TrackedHeader>, pass: &mut PassState) {
     // SAFETY: caller's contract.
     let vtable = unsafe { node.as_ref().vtable };
-    tracer.tracing = vtable.type_name;
-    tracer.tracing_addr = node.as_ptr().addr();
+    pass.tracing = vtable.type_name;
+    pass.tracing_addr = node.as_ptr().addr();
     // SAFETY: value intact (caller).
-    unsafe { (vtable.trace)(TrackedHeader::boxed(node), tracer) };
+    unsafe { (vtable.trace)(TrackedHeader::boxed(node), &mut Tracer::new(pass)) };
 }
 
-/// Step 1. Returns the edge balance of the set: internal edges to higher
-/// addresses minus those to lower ones.
-fn subtract_refs(list: &ListHead, members: u32, held: u32) -> Result<isize, String> {
-    let mut tracer = Tracer::new(
-        TraceAction::SubtractRefs,
-        members,
-        held,
-        core::ptr::null_mut(),
-    );
+/// Step 1, on a fresh `pass`. Returns the edge balance of the set:
+/// internal edges to higher addresses minus those to lower ones.
+fn subtract_refs(list: &ListHead, pass: &mut PassState) -> Result<isize, String> {
+    debug_assert_eq!(pass.action, TraceAction::SubtractRefs);
     for_each(list, |node| {
         // SAFETY: listed objects are live with intact values; tracing in
         // this mode does not change the list.
-        unsafe { trace_object(node, &mut tracer) };
+        unsafe { trace_object(node, pass) };
     });
-    match tracer.over_visited {
-        None => Ok(tracer.edge_balance),
+    match pass.over_visited {
+        None => Ok(pass.edge_balance),
         Some(type_name) => Err(format!(
             "pygc trace verifier: the Trace impl of `{}` visits more Gc edges than it owns \
              (an object got more internal references than strong handles); the collection \
@@ -296,16 +288,12 @@ fn mark_reachable(
     young: &ListHead,
     unreachable: &ListHead,
     codes: SetCodes,
-    held: u32,
     walk: Walk,
-    stack: &mut MarkStack,
+    pass: &mut PassState,
 ) -> Marked {
-    let mut tracer = Tracer::new(
-        TraceAction::MarkReachable,
-        codes.marked_members(),
-        held,
-        stack,
-    );
+    pass.action = TraceAction::MarkReachable;
+    pass.members = codes.marked_members();
+    let held = pass.held;
     let mut survivors = 0;
     let mut moved = 0;
     let mut revived = 0;
@@ -343,15 +331,15 @@ fn mark_reachable(
             h.set(flag::VISITED);
             if h.has(flag::REACHABLE) || has_external_refs(node, held) {
                 h.set(flag::REACHABLE);
-                trace_object(node, &mut tracer);
+                trace_object(node, pass);
                 // Done with it: its new code takes it out of the set, so
                 // later edges to it need no attention.
                 h.leave_graph_pass(codes.survivor, codes.clear);
                 survivors += 1;
                 // Objects marked after the walk passed them: they sit on
                 // `unreachable` and keep `REACHABLE` for `finish`.
-                while let Some(passed) = (*tracer.stack).pop() {
-                    trace_object(passed, &mut tracer);
+                while let Some(passed) = pass.stack.pop() {
+                    trace_object(passed, pass);
                     revive(passed, codes);
                     revived += 1;
                 }
@@ -432,44 +420,4 @@ fn finish(young: &ListHead, unreachable: &ListHead, codes: SetCodes) -> usize {
         }
     }
     revived
-}
-
-/// What `Tracer::visit` does with one edge during a collection.
-#[inline]
-pub(crate) fn visit_edge(tracer: &mut Tracer, node: NonNull<TrackedHeader>) {
-    // SAFETY: the edge comes from a `Gc` the traced value owns, which keeps
-    // the referent's memory alive.
-    let h = unsafe { node.as_ref() };
-    if !h.is_member(tracer.members) {
-        return; // outside the set examined: an external reference
-    }
-    match tracer.action {
-        TraceAction::SubtractRefs => {
-            tracer.edge_balance += if node.as_ptr().addr() < tracer.tracing_addr {
-                -1
-            } else {
-                1
-            };
-            let internal = h.internal_refs() + 1;
-            // SAFETY: as above, the referent is live.
-            let strong = unsafe { TrackedHeader::header(node) }.strong();
-            if internal > strong.saturating_sub(tracer.held) {
-                tracer.over_visited.get_or_insert(tracer.tracing);
-            } else {
-                h.set_internal_refs(internal);
-            }
-        }
-        TraceAction::MarkReachable => {
-            if !h.has(flag::REACHABLE) {
-                h.set(flag::REACHABLE);
-                // Ahead of the walk: traced when the walk gets there.
-                // Already passed: traced from the stack.
-                if h.has(flag::VISITED) {
-                    // SAFETY: in this mode `stack` is the mark stack of the
-                    // running `mark_reachable`, borrowed by nobody else.
-                    unsafe { (*tracer.stack).push(node) };
-                }
-            }
-        }
-    }
 }

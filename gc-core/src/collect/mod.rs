@@ -17,42 +17,20 @@
 mod candidates;
 pub(crate) mod cycle;
 pub(crate) mod generation;
+mod pass;
 mod unreachable;
 
-use core::any::Any;
-use core::panic::AssertUnwindSafe;
-use std::panic::{catch_unwind, resume_unwind};
+pub(crate) use pass::PassState;
+
+use std::panic::resume_unwind;
 
 use crate::callbacks::{CollectInfo, CollectPhase};
 use crate::header::{TrackedHeader, code, flag};
 use crate::heap::{GENERATIONS, Heap};
+use crate::mark_stack::{MARK_STACK_KEEP, MarkStack};
+use crate::panic::Panic;
 use crate::stats::GenerationStats;
 use cycle::{GraphFailure, SetCodes};
-
-/// Mark-stack capacity (entries) kept between collections.
-const MARK_STACK_KEEP: usize = 1 << 16;
-
-/// The first panic raised by user code during a collection, resumed once the
-/// collection's bookkeeping is complete.
-pub(crate) type Panic = Option<Box<dyn Any + Send + 'static>>;
-
-/// Runs user code (finalizer, `Drop`, callback) so that a panic does not
-/// abort the collection: the first payload is kept, later ones dropped.
-pub(crate) fn guarded(panic: &mut Panic, f: impl FnOnce()) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-        record(panic, payload);
-    }
-}
-
-/// Keeps the first panic payload of a collection; drops later ones.
-pub(crate) fn record(panic: &mut Panic, payload: Box<dyn Any + Send + 'static>) {
-    if panic.is_none() {
-        *panic = Some(payload);
-    } else {
-        // Dropping a payload can panic again; swallow that too.
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-    }
-}
 
 /// Whether a collection may skip its graph passes when its set holds no
 /// candidate (see [`candidates`]).
@@ -197,7 +175,7 @@ impl Heap {
     fn collect_young(
         &self,
         generation: usize,
-        stack: &mut cycle::MarkStack,
+        stack: &mut MarkStack,
         panic: &mut Panic,
     ) -> Result<usize, GraphFailure> {
         let young = self.gens.list(generation);

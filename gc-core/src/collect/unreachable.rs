@@ -39,11 +39,12 @@
 
 use core::ptr::NonNull;
 
-use crate::collect::cycle::{self, Deduced, GraphFailure, MarkStack, SetCodes};
-use crate::collect::{Panic, guarded, record};
+use crate::collect::cycle::{self, Deduced, GraphFailure, SetCodes};
 use crate::header::{TrackedHeader, code, flag};
 use crate::heap::Heap;
 use crate::list::for_each;
+use crate::mark_stack::MarkStack;
+use crate::panic::{Panic, guarded, record};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 
 /// Runs steps 0–5 on `heap.unreachable`, which `deduce_unreachable` (with

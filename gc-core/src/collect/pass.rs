@@ -1,0 +1,107 @@
+//! The visitor state of one graph pass (`cycle::deduce_unreachable`): what
+//! [`Tracer::visit`](crate::Tracer::visit) does with each edge.
+//!
+//! A leaf module of the collector: `trace.rs` names [`PassState`] (an
+//! opaque type to it: the fields are private to `collect/`) and calls
+//! [`PassState::visit_edge`], statically dispatched, so it depends on
+//! nothing else of the collector.
+
+use core::ptr::NonNull;
+
+use crate::header::{TrackedHeader, flag};
+use crate::mark_stack::MarkStack;
+
+/// What the collector is doing with each edge a `trace` call reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum TraceAction {
+    /// `subtract_refs`: count the edge in the referent's `internal_refs`
+    /// when the referent is in the examined set.
+    SubtractRefs,
+    /// `mark_reachable`: a reachable object's referents are reachable too.
+    MarkReachable,
+}
+
+/// The state of one graph pass, borrowed by every
+/// [`Tracer`](crate::Tracer) the pass hands to a `trace` call.
+pub(crate) struct PassState {
+    /// The step running.
+    pub(super) action: TraceAction,
+    /// The codes of the examined set (see [`code`](crate::header::code)).
+    pub(super) members: u32,
+    /// Strong handles the collector itself holds on every member.
+    pub(super) held: u32,
+    /// Objects marked reachable whose referents are still to be marked
+    /// (`MarkReachable`): the heap's mark stack, lent to the pass.
+    pub(super) stack: MarkStack,
+    /// Type name of the object being traced (for the trace verifier).
+    pub(super) tracing: fn() -> &'static str,
+    /// Address of the object being traced.
+    pub(super) tracing_addr: usize,
+    /// Internal edges found by `SubtractRefs` pointing to higher addresses
+    /// minus those pointing to lower ones (see `mark_reachable`).
+    pub(super) edge_balance: isize,
+    /// Set when a `trace` visited an edge more often than the referent has
+    /// strong handles: the offending type's name.
+    pub(super) over_visited: Option<fn() -> &'static str>,
+}
+
+impl PassState {
+    /// A pass over the set `members`, on whose objects the collector holds
+    /// `held` strong handles each, starting with `SubtractRefs`; `stack` is
+    /// the (empty) mark stack, given back by [`into_stack`](Self::into_stack).
+    pub(super) fn new(members: u32, held: u32, stack: MarkStack) -> Self {
+        PassState {
+            action: TraceAction::SubtractRefs,
+            members,
+            held,
+            stack,
+            tracing: || "",
+            tracing_addr: 0,
+            edge_balance: 0,
+            over_visited: None,
+        }
+    }
+
+    /// The mark stack lent by [`new`](Self::new).
+    pub(super) fn into_stack(self) -> MarkStack {
+        self.stack
+    }
+
+    /// What `Tracer::visit` does with one edge during a collection.
+    #[inline]
+    pub(crate) fn visit_edge(&mut self, node: NonNull<TrackedHeader>) {
+        // SAFETY: the edge comes from a `Gc` the traced value owns, which
+        // keeps the referent's memory alive.
+        let h = unsafe { node.as_ref() };
+        if !h.is_member(self.members) {
+            return; // outside the set examined: an external reference
+        }
+        match self.action {
+            TraceAction::SubtractRefs => {
+                self.edge_balance += if node.as_ptr().addr() < self.tracing_addr {
+                    -1
+                } else {
+                    1
+                };
+                let internal = h.internal_refs() + 1;
+                // SAFETY: as above, the referent is live.
+                let strong = unsafe { TrackedHeader::header(node) }.strong();
+                if internal > strong.saturating_sub(self.held) {
+                    self.over_visited.get_or_insert(self.tracing);
+                } else {
+                    h.set_internal_refs(internal);
+                }
+            }
+            TraceAction::MarkReachable => {
+                if !h.has(flag::REACHABLE) {
+                    h.set(flag::REACHABLE);
+                    // Ahead of the walk: traced when the walk gets there.
+                    // Already passed: traced from the stack.
+                    if h.has(flag::VISITED) {
+                        self.stack.push(node);
+                    }
+                }
+            }
+        }
+    }
+}
