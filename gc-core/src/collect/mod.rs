@@ -320,11 +320,21 @@ impl Heap {
     }
 
     /// `unfreeze()`: the permanent generation goes back into the oldest one.
+    ///
+    /// Thawed objects may close garbage cycles that no flag points to: a full
+    /// collection cleared the flag of an object a frozen one kept alive (see
+    /// `collect::candidates`). One unflagged count under the oldest code (the
+    /// counts are upper bounds) makes the next full collection run its graph
+    /// passes, which find such cycles and reset the count.
     pub(crate) fn unfreeze(&self) {
         let old = self.old_code.get();
         let thawed = cycle::set_codes(&self.permanent, old);
         self.permanent.append_to(&self.generations[GENERATIONS - 1]);
         self.old_len.set(self.old_len.get() + thawed);
         self.move_candidates(code::set(code::PERMANENT), old);
+        if thawed > 0 {
+            let count = &self.candidates[old as usize];
+            count.set(count.get() + 1);
+        }
     }
 }
