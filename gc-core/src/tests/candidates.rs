@@ -26,7 +26,9 @@ thread_local! {
     /// and those that skipped them.
     static AUDITED: Cell<usize> = const { Cell::new(0) };
     static SKIPPED: Cell<usize> = const { Cell::new(0) };
-    /// The next node id (`fresh_id`).
+    /// The next node id (`fresh_id`): never reused, so that the garbage a
+    /// failed case leaves (freed by the next case's first collection) cannot
+    /// be mistaken for a node of the next case.
     static NEXT_ID: Cell<usize> = const { Cell::new(0) };
     /// Finalizers that resurrected their object into a new cycle, and
     /// finalizers that called `freeze()`.
@@ -136,6 +138,7 @@ struct Settings;
 
 impl Settings {
     fn set(thresholds: (usize, usize, usize), audit: bool) -> Settings {
+        unfreeze();
         collect();
         set_threshold(thresholds.0, thresholds.1, thresholds.2);
         heap().audit_skips.set(audit);
@@ -384,7 +387,6 @@ fn run<const FINALIZER: bool>(ops: &[Op], audit: bool) -> Result<(), TestCaseErr
     let (audited, skipped) = (AUDITED.with(Cell::get), SKIPPED.with(Cell::get));
     let watch = SkipWatch::start();
     let mut roots: Vec<Gc<Counted<FINALIZER>>> = Vec::new();
-    NEXT_ID.with(|n| n.set(0));
     let mut frozen = false;
     for op in ops {
         let n = roots.len();
