@@ -28,7 +28,10 @@
 //! Flags are cleared only by full collections that ran the graph passes:
 //! then every object of generations 0–2 was examined at once and every
 //! survivor is reachable from outside the heap, so it needs a new drop to
-//! become garbage. A young collection clears nothing: an object it keeps
+//! become garbage — or an `unfreeze()`: a survivor a *frozen* object kept
+//! alive is garbage together with it once the permanent generation is back
+//! in the oldest one, so `unfreeze` counts one candidate without a flag,
+//! and the next full collection runs its graph passes. A young collection clears nothing: an object it keeps
 //! because an *old* object references it may be garbage together with that
 //! old object, and only its own flag says so.
 //!

@@ -260,9 +260,11 @@ impl Generations {
     }
 
     /// `unfreeze()`: the permanent generation joins the oldest one.
-    pub(crate) fn thaw(&self) {
+    /// Returns how many objects thawed.
+    pub(crate) fn thaw(&self) -> usize {
         let thawed = cycle::set_codes(&self.permanent, self.old_code.get());
         self.permanent.append_to(&self.lists[OLDEST]);
         self.old_len.set(self.old_len.get() + thawed);
+        thawed
     }
 }

@@ -251,8 +251,19 @@ impl Heap {
     }
 
     /// `unfreeze()`: the permanent generation goes back into the oldest one.
+    ///
+    /// Thawed objects may close garbage cycles that no flag points to: a full
+    /// collection cleared the flag of an object a frozen one kept alive (see
+    /// `collect::candidates`). One unflagged count under the oldest code (the
+    /// counts are upper bounds) makes the next full collection run its graph
+    /// passes, which find such cycles and reset the count.
     pub(crate) fn unfreeze(&self) {
-        self.gens.thaw();
-        self.move_candidates(code::set(code::PERMANENT), self.gens.old_code());
+        let thawed = self.gens.thaw();
+        let old = self.gens.old_code();
+        self.move_candidates(code::set(code::PERMANENT), old);
+        if thawed > 0 {
+            let count = &self.candidates[old as usize];
+            count.set(count.get() + 1);
+        }
     }
 }

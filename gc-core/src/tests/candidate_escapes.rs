@@ -114,3 +114,28 @@ fn freeze_from_a_finalizer_in_a_young_collection_keeps_candidates_counted() {
         "the object resurrected next to a freeze() escaped every automatic collection"
     );
 }
+
+/// A full collection clears the flags of its set, though a frozen object
+/// (outside every set) may be what keeps a flagged object alive: the
+/// permanent generation holds no candidate for such a cycle, and once
+/// `unfreeze()` returns it to the oldest generation the cycle is garbage
+/// with no candidate anywhere.
+#[test]
+fn a_cycle_through_a_frozen_object_is_found_after_unfreeze() {
+    let _thresholds = Thresholds::small();
+    let frozen = Node::new(30);
+    freeze();
+    let young = Node::new(31);
+    young.edges.borrow_mut().push(frozen); // moved: no decrement
+    let peer = young.clone();
+    // Borrowed, never cloned: no decrement on the frozen object.
+    young.edges.borrow()[0].edges.borrow_mut().push(peer); // moved
+    drop(young); // the last outside handle: `young` flagged
+    collect(); // `young` is kept by the frozen object: its flag goes
+    assert!(take_dropped().is_empty());
+    unfreeze();
+    assert!(
+        dropped_by_automatic_collections(31, if cfg!(miri) { 300 } else { 5_000 }),
+        "the cycle through a thawed object escaped every automatic collection"
+    );
+}

@@ -10,8 +10,8 @@ use crate::header::{TrackedHeader, code, flag};
 use crate::heap::heap;
 use crate::list::{self, ListHead};
 use crate::{
-    CallbackId, CollectPhase, Gc, Trace, Tracer, add_callback, collect, collect_generation, freeze,
-    remove_callback, set_threshold, stats,
+    CallbackId, CollectPhase, Gc, Trace, Tracer, Weak, add_callback, collect, collect_generation,
+    freeze, remove_callback, set_threshold, stats, unfreeze,
 };
 
 thread_local! {
@@ -26,15 +26,35 @@ thread_local! {
     /// and those that skipped them.
     static AUDITED: Cell<usize> = const { Cell::new(0) };
     static SKIPPED: Cell<usize> = const { Cell::new(0) };
+    /// The next node id (`fresh_id`): never reused, so that the garbage a
+    /// failed case leaves (freed by the next case's first collection) cannot
+    /// be mistaken for a node of the next case.
+    static NEXT_ID: Cell<usize> = const { Cell::new(0) };
+    /// Finalizers that resurrected their object into a new cycle, and
+    /// finalizers that called `freeze()`.
+    static RESURRECTED: Cell<usize> = const { Cell::new(0) };
+    static FROZE: Cell<usize> = const { Cell::new(0) };
+}
+
+fn fresh_id() -> usize {
+    NEXT_ID.with(|n| n.replace(n.get() + 1))
 }
 
 /// A node counting the `trace` calls made on any node. `FINALIZER` is its
-/// `Trace::has_finalizer()` (its finalizer does nothing either way): garbage
-/// goes through the finalize/re-check path with it, and is condemned by the
-/// mark walk without it.
+/// `Trace::has_finalizer()`: garbage goes through the finalize/re-check path
+/// with it, and is condemned by the mark walk without it (then `resurrect`
+/// and `freeze` never act).
 struct Counted<const FINALIZER: bool = false> {
     id: usize,
     edges: RefCell<Vec<Gc<Counted<FINALIZER>>>>,
+    /// Itself, weakly, once `resurrect` is set.
+    this: RefCell<Option<Weak<Counted<FINALIZER>>>>,
+    /// Its finalizer resurrects it into a new cycle: it upgrades `this` and
+    /// moves that handle into a new partner node (a fresh id in `LIVE`),
+    /// which it stores in its own edges, so `self <-> partner`.
+    resurrect: Cell<bool>,
+    /// Its finalizer calls `freeze()`.
+    freeze: Cell<bool>,
 }
 
 impl<const FINALIZER: bool> Counted<FINALIZER> {
@@ -43,6 +63,9 @@ impl<const FINALIZER: bool> Counted<FINALIZER> {
         Gc::new(Counted {
             id,
             edges: RefCell::new(Vec::new()),
+            this: RefCell::new(None),
+            resurrect: Cell::new(false),
+            freeze: Cell::new(false),
         })
     }
 }
@@ -62,6 +85,24 @@ unsafe impl<const FINALIZER: bool> Trace for Counted<FINALIZER> {
 
     fn has_finalizer() -> bool {
         FINALIZER
+    }
+
+    /// Runs at most once per object (PEP 442). On the refcount path `this`
+    /// no longer upgrades: no resurrection there.
+    fn run_finalizer(&self) {
+        if self.freeze.get() {
+            FROZE.with(|f| f.set(f.get() + 1));
+            freeze();
+        }
+        if self.resurrect.get() {
+            let me = self.this.borrow().as_ref().and_then(Weak::upgrade);
+            if let Some(me) = me {
+                RESURRECTED.with(|r| r.set(r.get() + 1));
+                let partner = Counted::new(fresh_id());
+                partner.edges.borrow_mut().push(me);
+                self.edges.borrow_mut().push(partner);
+            }
+        }
     }
 }
 
@@ -99,6 +140,7 @@ struct Settings;
 
 impl Settings {
     fn set(thresholds: (usize, usize, usize), audit: bool) -> Settings {
+        unfreeze();
         collect();
         set_threshold(thresholds.0, thresholds.1, thresholds.2);
         heap().audit_skips.set(audit);
@@ -318,6 +360,10 @@ enum Op {
     DropRoot(usize),
     Collect(usize),
     Freeze,
+    /// Root `a`'s finalizer will resurrect it into a new cycle.
+    ResurrectIntoNewCycle(usize),
+    /// Root `a`'s finalizer will call `freeze()`.
+    FreezeInFinalizer(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -330,6 +376,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => any::<usize>().prop_map(Op::DropRoot),
         1 => (0usize..3).prop_map(Op::Collect),
         1 => Just(Op::Freeze),
+        2 => any::<usize>().prop_map(Op::ResurrectIntoNewCycle),
+        1 => any::<usize>().prop_map(Op::FreezeInFinalizer),
     ]
 }
 
@@ -338,14 +386,12 @@ fn run<const FINALIZER: bool>(ops: &[Op], audit: bool) -> Result<(), TestCaseErr
     let (audited, skipped) = (AUDITED.with(Cell::get), SKIPPED.with(Cell::get));
     let watch = SkipWatch::start();
     let mut roots: Vec<Gc<Counted<FINALIZER>>> = Vec::new();
-    let mut next_id = 0;
     let mut frozen = false;
     for op in ops {
         let n = roots.len();
         match *op {
             Op::New => {
-                roots.push(Counted::new(next_id));
-                next_id += 1;
+                roots.push(Counted::new(fresh_id()));
             }
             Op::Link(a, b) if n > 0 => {
                 let to = roots[b % n].clone();
@@ -379,21 +425,27 @@ fn run<const FINALIZER: bool>(ops: &[Op], audit: bool) -> Result<(), TestCaseErr
             }
             Op::Freeze => {
                 if frozen {
-                    crate::unfreeze();
+                    unfreeze();
                 } else {
                     freeze();
                 }
                 frozen = !frozen;
             }
+            Op::ResurrectIntoNewCycle(a) if n > 0 => {
+                let root = &roots[a % n];
+                *root.this.borrow_mut() = Some(Gc::downgrade(root));
+                root.resurrect.set(true);
+            }
+            Op::FreezeInFinalizer(a) if n > 0 => roots[a % n].freeze.set(true),
             _ => {}
         }
         check_bookkeeping();
         let reach = reachable(&roots);
         prop_assert!(reach.is_subset(&live()), "a reachable object was freed");
     }
-    if frozen {
-        crate::unfreeze();
-    }
+    // A finalizer's `freeze()` may have frozen the heap behind the model's
+    // back: unfreeze whatever the state.
+    unfreeze();
     check_bookkeeping();
     drop(watch);
     if audit {
@@ -409,11 +461,68 @@ fn run<const FINALIZER: bool>(ops: &[Op], audit: bool) -> Result<(), TestCaseErr
             "without audits every skippable collection skipped its graph passes"
         );
     }
-    collect();
-    prop_assert_eq!(live(), reachable(&roots), "a full collection is exact");
+    // Automatic collections alone free all garbage, with the roots kept
+    // and then with them dropped.
+    let mut filler = Vec::new();
+    automatic_collections_free_the_garbage(&roots, &mut filler)?;
+    manual(collect);
+    let mut expected = reachable(&roots);
+    expected.extend(filler.iter().map(|f| f.id));
+    prop_assert_eq!(live(), expected, "a full collection is exact");
     drop(roots);
-    collect();
+    automatic_collections_free_the_garbage(&[], &mut filler)?;
+    drop(filler);
+    // Finalizers run once: after the first settled collection none is left
+    // to freeze the heap again.
+    unfreeze();
+    manual(collect);
+    unfreeze();
+    manual(collect);
     prop_assert!(live().is_empty(), "everything freed at the end");
+    Ok(())
+}
+
+/// Full automatic collections that must run (after the last `freeze()`
+/// from a finalizer) before all garbage is expected gone: a resurrected
+/// cycle is freed by the second full collection after its finalizer ran.
+const FULL_COLLECTIONS: usize = 4;
+
+/// Allocates filler nodes (kept alive in `filler`, never candidates) under
+/// the tiny thresholds, with no manual collection, until `FULL_COLLECTIONS`
+/// automatic full collections ran since the last `freeze()` from a
+/// finalizer; then only `reachable(roots)` and the filler are alive. The
+/// permanent generation is never collected, so a finalizer's `freeze()`
+/// is undone with `unfreeze()` (no collection) and the count restarts;
+/// finalizers run once, so this ends.
+fn automatic_collections_free_the_garbage<const FINALIZER: bool>(
+    roots: &[Gc<Counted<FINALIZER>>],
+    filler: &mut Vec<Gc<Counted<FINALIZER>>>,
+) -> Result<(), TestCaseError> {
+    let cap = filler.len() + if cfg!(miri) { 2_000 } else { 20_000 };
+    unfreeze();
+    let mut froze = FROZE.with(Cell::get);
+    let mut start = stats()[2].collections;
+    while stats()[2].collections - start < FULL_COLLECTIONS {
+        prop_assert!(
+            filler.len() < cap,
+            "only {} automatic full collections",
+            stats()[2].collections - start
+        );
+        filler.push(Counted::new(fresh_id()));
+        if FROZE.with(Cell::get) != froze {
+            froze = FROZE.with(Cell::get);
+            unfreeze();
+            start = stats()[2].collections;
+        }
+    }
+    check_bookkeeping();
+    let mut expected = reachable(roots);
+    expected.extend(filler.iter().map(|f| f.id));
+    prop_assert_eq!(
+        live(),
+        expected,
+        "automatic collections alone freed all garbage"
+    );
     Ok(())
 }
 
