@@ -256,6 +256,36 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
         }
     }
 
+    /// The pointer to the object's box.
+    #[inline]
+    pub(crate) fn box_ptr(this: &Self) -> NonNull<GcBox<T>> {
+        this.ptr
+    }
+
+    /// `core::any::type_name` of the object's concrete type, also through
+    /// `Gc<dyn Trait>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc::{AnyTrace, Gc, unsize};
+    /// let any = unsize!(Gc::new(vec![1u8]) => dyn AnyTrace);
+    /// assert_eq!(Gc::type_name(&any), "alloc::vec::Vec<u8>");
+    /// ```
+    pub fn type_name(this: &Self) -> &'static str {
+        if this.header().is_tracked() {
+            // SAFETY: tracked: the prefix and its vtable (of the concrete
+            // type, fixed at allocation) outlive every handle; this works
+            // for a value the collector dropped too.
+            (unsafe { Gc::tracked_header(this).as_ref() }
+                .vtable
+                .type_name)()
+        } else {
+            // Untracked values are never dropped under a strong handle.
+            (**this).__type_name()
+        }
+    }
+
     #[inline]
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: a `Gc` keeps its allocation alive; the header is only

@@ -30,6 +30,7 @@
 //! ```
 
 mod alloc;
+mod any_trace;
 mod callbacks;
 pub(crate) mod collect;
 mod control;
@@ -45,12 +46,14 @@ mod release;
 mod stats;
 mod trace;
 mod trace_impls;
+mod unsize;
 mod vtable;
 mod weak;
 
 #[cfg(test)]
 mod tests;
 
+pub use any_trace::AnyTrace;
 pub use callbacks::{CallbackId, CollectInfo, CollectPhase};
 pub use control::{
     PauseGuard, add_callback, collect, collect_generation, count, disable, enable, freeze,
@@ -67,5 +70,6 @@ pub use trace_impls::NoGc;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::trace::{TYPE_NESTING_BUDGET, TypeFacts};
+    pub use crate::unsize::Unsize;
 }
 pub use weak::Weak;

@@ -78,6 +78,12 @@ impl<T: ?Sized + Trace + 'static> Weak<T> {
         }
     }
 
+    /// The pointer to the object's box (dangling for `Weak::new()`).
+    #[inline]
+    pub(crate) fn box_ptr(&self) -> NonNull<GcBox<T>> {
+        self.ptr
+    }
+
     #[inline]
     fn header(&self) -> Option<&Header> {
         if self.ptr.as_ptr().cast::<u8>().addr() == DANGLING {

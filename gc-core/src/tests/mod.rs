@@ -3,6 +3,7 @@
 mod candidate_escapes;
 mod candidates;
 mod collector;
+mod dyn_objects;
 mod generations;
 mod no_finalizer;
 mod node;
