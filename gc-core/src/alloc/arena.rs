@@ -91,6 +91,9 @@ pub(crate) struct ArenaHeader {
 #[repr(transparent)]
 pub(crate) struct ArenaRef(NonNull<ArenaHeader>);
 
+// `None` is null: links and emptiness tests cost what raw pointers did.
+const _: () = assert!(size_of::<Option<ArenaRef>>() == size_of::<*mut ArenaHeader>());
+
 header_accessors!(ArenaRef => ArenaHeader, setters(pub(self)) {
     /// Start of the allocation (= first pool), with the arena's provenance.
     base: *mut u8,

@@ -103,6 +103,9 @@ impl PoolHeader {
 #[repr(transparent)]
 pub(crate) struct PoolRef(NonNull<PoolHeader>);
 
+// `None` is null: links and emptiness tests cost what raw pointers did.
+const _: () = assert!(size_of::<Option<PoolRef>>() == size_of::<*mut PoolHeader>());
+
 header_accessors!(PoolRef => PoolHeader, setters(pub(super)) {
     /// Number of blocks currently allocated from this pool.
     ref_count / set_ref_count: u32,
