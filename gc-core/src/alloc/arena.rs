@@ -48,32 +48,122 @@
 //! without faulting it in again if it has not.
 
 use core::alloc::Layout;
-use core::ptr;
+use core::ptr::NonNull;
 
-use super::pool::{PoolHeader, pool_of};
+use super::pool::{PoolHeader, PoolRef, pool_of};
 use super::retired::Retired;
 use super::size_class::{ALIGNMENT, ARENA_SIZE, POOL_SIZE, POOLS_PER_ARENA, round_up};
 
 /// Descriptor of one arena, stored at the end of the arena itself.
+///
+/// Accessed only through [`ArenaRef`].
 #[repr(C)]
 pub(crate) struct ArenaHeader {
     /// Start of the allocation (= first pool); carries the provenance of
     /// the whole arena.
     base: *mut u8,
     /// Pools that were used and became empty, linked through
-    /// [`PoolHeader::next`].
-    free_pools: *mut PoolHeader,
+    /// [`PoolRef::next`].
+    free_pools: Option<PoolRef>,
     /// Index of the first never-carved pool; pools at or past it are
     /// untouched memory.
     next_unused: usize,
     /// Free pools: those on `free_pools` plus the never-carved ones.
     free_count: usize,
     /// Neighbours on the usable list (arenas with at least one free pool).
-    next_usable: *mut ArenaHeader,
-    prev_usable: *mut ArenaHeader,
+    next_usable: Option<ArenaRef>,
+    prev_usable: Option<ArenaRef>,
     /// Neighbours on the list of every arena held.
-    next_all: *mut ArenaHeader,
-    prev_all: *mut ArenaHeader,
+    next_all: Option<ArenaRef>,
+    prev_all: Option<ArenaRef>,
+}
+
+/// Handle to an arena header.
+///
+/// **Type invariant**: it points to the initialised header of an arena this
+/// heap holds (one on the all list), with provenance over the whole arena.
+/// It is established once, in [`Arenas::new_arena`]; it ends only when the
+/// arena goes back to the system, in the `unsafe` [`Arenas::free_arena`] and
+/// [`Arenas::free_all`], whose contract is that no handle to the arena or its
+/// pools is used again (only compared). So the header accessors are safe,
+/// one load or store each.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(transparent)]
+pub(crate) struct ArenaRef(NonNull<ArenaHeader>);
+
+// `None` is null: links and emptiness tests cost what raw pointers did.
+const _: () = assert!(size_of::<Option<ArenaRef>>() == size_of::<*mut ArenaHeader>());
+
+header_accessors!(ArenaRef => ArenaHeader, setters(pub(self)) {
+    /// Start of the allocation (= first pool), with the arena's provenance.
+    base: *mut u8,
+    /// Pools that were used and became empty.
+    free_pools / set_free_pools: Option<PoolRef>,
+    /// Index of the first never-carved pool.
+    next_unused / set_next_unused: usize,
+    /// Free pools: those on `free_pools` plus the never-carved ones.
+    free_count / set_free_count: usize,
+    /// Next arena on the usable list.
+    next_usable / set_next_usable: Option<ArenaRef>,
+    /// Previous arena on the usable list.
+    prev_usable / set_prev_usable: Option<ArenaRef>,
+    /// Next arena on the all list.
+    next_all / set_next_all: Option<ArenaRef>,
+    /// Previous arena on the all list.
+    prev_all / set_prev_all: Option<ArenaRef>,
+});
+
+impl ArenaRef {
+    /// The header pointer, for address comparisons.
+    #[inline(always)]
+    pub(crate) fn as_ptr(self) -> *mut ArenaHeader {
+        self.0.as_ptr()
+    }
+
+    /// Pools of this arena taken and not given back (the allocator's kept
+    /// empty pools included).
+    #[inline]
+    pub(crate) fn pools_taken(self) -> usize {
+        POOLS_PER_ARENA - self.free_count()
+    }
+
+    /// Where the header of pool `index` is (carved or not).
+    #[inline(always)]
+    fn pool_header(self, index: usize) -> *mut PoolHeader {
+        debug_assert!(index < POOLS_PER_ARENA, "pool index past the arena");
+        self.base().wrapping_add(index * POOL_SIZE).cast()
+    }
+
+    /// Carves the first never-carved pool: writes its header, fresh.
+    ///
+    /// # Safety
+    /// The arena has a never-carved pool: `next_unused() < POOLS_PER_ARENA`.
+    unsafe fn carve(self) -> PoolRef {
+        let index = self.next_unused();
+        debug_assert!(
+            index < POOLS_PER_ARENA,
+            "arena free count disagrees with its pools"
+        );
+        self.set_next_unused(index + 1);
+        let header = self.pool_header(index);
+        // SAFETY: pool `index` lies in the arena (caller's contract) and is
+        // untouched, POOL_SIZE-aligned memory; once its header is written it
+        // is a carved pool of this live arena, and `base` (hence `header`)
+        // has the arena's provenance.
+        unsafe {
+            header.write(PoolHeader::fresh(self));
+            PoolRef::new(header)
+        }
+    }
+
+    /// The carved pools of this arena (those below `next_unused`).
+    fn carved_pools(self) -> impl Iterator<Item = PoolRef> {
+        (0..self.next_unused()).map(move |index| {
+            // SAFETY: pools below `next_unused` have been carved, so their
+            // headers are initialised, and the arena is live.
+            unsafe { PoolRef::new(self.pool_header(index)) }
+        })
+    }
 }
 
 /// Bytes at the end of every arena (hence of its last pool) taken by its
@@ -88,7 +178,7 @@ const ARENA_LAYOUT: Layout = match Layout::from_size_align(ARENA_SIZE, POOL_SIZE
 
 const _: () = {
     // Every class fits at least two blocks even in the last pool of an
-    // arena, which `pool::init` relies on.
+    // arena, which `PoolRef::init` relies on.
     let smallest_pool = POOL_SIZE - super::pool::POOL_OVERHEAD - ARENA_OVERHEAD;
     assert!(smallest_pool >= 2 * super::size_class::SMALL_REQUEST_THRESHOLD);
 };
@@ -97,12 +187,12 @@ const _: () = {
 pub(crate) struct Arenas {
     /// Head of the usable list: arenas with a free pool, sorted by
     /// `free_count` ascending (most used first).
-    usable: *mut ArenaHeader,
+    usable: Option<ArenaRef>,
     /// `last_with_free[n]`: the last arena on the usable list with exactly
-    /// `n` free pools, or null if there is none.
-    last_with_free: [*mut ArenaHeader; POOLS_PER_ARENA + 1],
+    /// `n` free pools, if any.
+    last_with_free: [Option<ArenaRef>; POOLS_PER_ARENA + 1],
     /// Head of the list of all arenas held (for stats and teardown).
-    all: *mut ArenaHeader,
+    all: Option<ArenaRef>,
     /// Number of arenas held.
     count: usize,
     /// Pools carved and not free, over all arenas.
@@ -115,9 +205,9 @@ impl Arenas {
     /// No arena held; allocates nothing.
     pub(crate) const fn new() -> Self {
         Arenas {
-            usable: ptr::null_mut(),
-            last_with_free: [ptr::null_mut(); POOLS_PER_ARENA + 1],
-            all: ptr::null_mut(),
+            usable: None,
+            last_with_free: [None; POOLS_PER_ARENA + 1],
+            all: None,
             count: 0,
             pools_in_use: 0,
             retired: Retired::new(),
@@ -142,77 +232,69 @@ impl Arenas {
 
     /// Whether a wholly free arena (the spare) is held.
     pub(crate) fn has_spare(&self) -> bool {
-        !self.last_with_free[POOLS_PER_ARENA].is_null()
+        self.last_with_free[POOLS_PER_ARENA].is_some()
     }
 
     /// Takes an empty pool, from the most used arena that has one, obtaining
     /// a new arena if none has. The pool is on no list and has no allocated
     /// block; it may still hold the header and free list of the class it last
-    /// served (see [`pool::init`](super::pool::init)).
-    pub(crate) fn take_pool(&mut self) -> *mut PoolHeader {
-        if self.usable.is_null() {
-            let arena = self.new_arena();
-            debug_assert!(
-                self.last_with_free[POOLS_PER_ARENA].is_null(),
-                "usable list empty but an arena is recorded as wholly free"
-            );
-            self.usable = arena;
-            self.last_with_free[POOLS_PER_ARENA] = arena;
-        }
-        let arena = self.usable;
-        // SAFETY: arenas on the usable list are live, and their headers and
-        // carved pool headers are only accessed through raw pointers derived
-        // from `base`. Pool indices stay below POOLS_PER_ARENA, so carved
-        // pools are in bounds of the arena.
-        unsafe {
-            let free = (*arena).free_count;
-            debug_assert!(free > 0, "arena on the usable list has no free pool");
-            debug_assert!(
-                (*arena).prev_usable.is_null(),
-                "usable head has a predecessor"
-            );
-            // The head has the fewest free pools and keeps that distinction
-            // with one fewer: it stays the head; only the marks change.
-            if self.last_with_free[free] == arena {
-                self.last_with_free[free] = ptr::null_mut();
-            }
-            if free > 1 {
+    /// served (see [`PoolRef::init`]).
+    pub(crate) fn take_pool(&mut self) -> PoolRef {
+        let arena = match self.usable {
+            Some(arena) => arena,
+            None => {
+                let arena = self.new_arena();
                 debug_assert!(
-                    self.last_with_free[free - 1].is_null(),
-                    "an arena has fewer free pools than the usable head"
+                    self.last_with_free[POOLS_PER_ARENA].is_none(),
+                    "usable list empty but an arena is recorded as wholly free"
                 );
-                self.last_with_free[free - 1] = arena;
+                self.usable = Some(arena);
+                self.last_with_free[POOLS_PER_ARENA] = Some(arena);
+                arena
             }
-            (*arena).free_count = free - 1;
-            if free == 1 {
-                // Now full: off the usable list.
-                let next = (*arena).next_usable;
-                self.usable = next;
-                if !next.is_null() {
-                    (*next).prev_usable = ptr::null_mut();
-                }
-                (*arena).next_usable = ptr::null_mut();
+        };
+        let free = arena.free_count();
+        debug_assert!(free > 0, "arena on the usable list has no free pool");
+        debug_assert!(
+            arena.prev_usable().is_none(),
+            "usable head has a predecessor"
+        );
+        // The head has the fewest free pools and keeps that distinction
+        // with one fewer: it stays the head; only the marks change.
+        if self.last_with_free[free] == Some(arena) {
+            self.last_with_free[free] = None;
+        }
+        if free > 1 {
+            debug_assert!(
+                self.last_with_free[free - 1].is_none(),
+                "an arena has fewer free pools than the usable head"
+            );
+            self.last_with_free[free - 1] = Some(arena);
+        }
+        arena.set_free_count(free - 1);
+        if free == 1 {
+            // Now full: off the usable list.
+            let next = arena.next_usable();
+            self.usable = next;
+            if let Some(next) = next {
+                next.set_prev_usable(None);
             }
+            arena.set_next_usable(None);
+        }
 
-            let pool = (*arena).free_pools;
-            let pool = if pool.is_null() {
-                let index = (*arena).next_unused;
-                debug_assert!(
-                    index < POOLS_PER_ARENA,
-                    "arena free count disagrees with its pools"
-                );
-                (*arena).next_unused = index + 1;
-                let pool = (*arena).base.add(index * POOL_SIZE).cast::<PoolHeader>();
-                pool.write(PoolHeader::fresh(arena));
+        let pool = match arena.free_pools() {
+            Some(pool) => {
+                arena.set_free_pools(pool.next());
+                pool.set_next(None);
                 pool
-            } else {
-                (*arena).free_pools = (*pool).next;
-                (*pool).next = ptr::null_mut();
-                pool
-            };
-            self.pools_in_use += 1;
-            pool
-        }
+            }
+            // SAFETY: the arena had a free pool (it was on the usable list)
+            // and none on its free-pool list, so a never-carved one is left
+            // (`free_count` counts both).
+            None => unsafe { arena.carve() },
+        };
+        self.pools_in_use += 1;
+        pool
     }
 
     /// Gives back a pool that just became empty, keeping the usable list
@@ -221,96 +303,85 @@ impl Arenas {
     ///
     /// # Safety
     /// `pool` was returned by [`take_pool`](Self::take_pool) of this
-    /// `Arenas`, has no allocated block and is on no list.
-    pub(crate) unsafe fn return_pool(&mut self, pool: *mut PoolHeader) {
-        // SAFETY: `pool` is a live pool of one of our arenas (caller's
-        // contract), so its arena and that arena's usable-list neighbours are
-        // live too.
-        unsafe {
-            debug_assert!(
-                (*pool).ref_count == 0,
-                "returning a pool with allocated blocks"
-            );
-            let arena = (*pool).arena;
-            (*pool).next = (*arena).free_pools;
-            (*arena).free_pools = pool;
-            self.pools_in_use -= 1;
+    /// `Arenas`, has no allocated block and is on no list; the caller does
+    /// not use it again (its arena may be freed).
+    pub(crate) unsafe fn return_pool(&mut self, pool: PoolRef) {
+        debug_assert!(
+            pool.ref_count() == 0,
+            "returning a pool with allocated blocks"
+        );
+        let arena = pool.arena();
+        pool.set_next(arena.free_pools());
+        arena.set_free_pools(Some(pool));
+        self.pools_in_use -= 1;
 
-            let old = (*arena).free_count;
-            let last_old = self.last_with_free[old];
-            if last_old == arena {
-                // It was the last with `old` free pools; its predecessor may
-                // take over that mark.
-                let prev = (*arena).prev_usable;
-                self.last_with_free[old] = if !prev.is_null() && (*prev).free_count == old {
-                    prev
-                } else {
-                    ptr::null_mut()
-                };
-            }
-            let free = old + 1;
-            (*arena).free_count = free;
+        let old = arena.free_count();
+        let last_old = self.last_with_free[old];
+        if last_old == Some(arena) {
+            // It was the last with `old` free pools; its predecessor may
+            // take over that mark.
+            self.last_with_free[old] = arena.prev_usable().filter(|p| p.free_count() == old);
+        }
+        let free = old + 1;
+        arena.set_free_count(free);
 
-            if free == POOLS_PER_ARENA && !(*arena).next_usable.is_null() {
-                // Wholly free and not the emptiest: back to the system.
-                // (A wholly free arena at the tail is the spare.)
-                self.unlink_usable(arena);
-                self.free_arena(arena);
-                return;
+        if free == POOLS_PER_ARENA && arena.next_usable().is_some() {
+            // Wholly free and not the emptiest: back to the system.
+            // (A wholly free arena at the tail is the spare.)
+            self.unlink_usable(arena);
+            // SAFETY: no pool of the arena is taken, so the only handle into
+            // it held outside `Arenas` was `pool`, which the caller gives
+            // up; it is now on the all list only.
+            unsafe { self.free_arena(arena) };
+            return;
+        }
+        if free == 1 {
+            // It was full, so off the list; with one free pool it is now
+            // the most used usable arena: it goes first.
+            let head = self.usable;
+            arena.set_prev_usable(None);
+            arena.set_next_usable(head);
+            if let Some(head) = head {
+                head.set_prev_usable(Some(arena));
             }
-            if free == 1 {
-                // It was full, so off the list; with one free pool it is now
-                // the most used usable arena: it goes first.
-                let head = self.usable;
-                (*arena).prev_usable = ptr::null_mut();
-                (*arena).next_usable = head;
-                if !head.is_null() {
-                    (*head).prev_usable = arena;
-                }
-                self.usable = arena;
-                if self.last_with_free[1].is_null() {
-                    self.last_with_free[1] = arena;
-                }
-                return;
+            self.usable = Some(arena);
+            if self.last_with_free[1].is_none() {
+                self.last_with_free[1] = Some(arena);
             }
-            if self.last_with_free[free].is_null() {
-                self.last_with_free[free] = arena;
-            }
-            if last_old == arena {
-                // It was the last of its old group, so it already sits just
-                // before the arenas with more free pools than it had.
-                return;
-            }
-            // Slide it right, just after the last arena with `old` free pools.
-            debug_assert!(
-                !last_old.is_null(),
-                "usable list marks lost the arena's group"
-            );
-            self.detach_usable(arena);
-            let after = (*last_old).next_usable;
-            (*arena).prev_usable = last_old;
-            (*arena).next_usable = after;
-            (*last_old).next_usable = arena;
-            if !after.is_null() {
-                (*after).prev_usable = arena;
-            }
+            return;
+        }
+        if self.last_with_free[free].is_none() {
+            self.last_with_free[free] = Some(arena);
+        }
+        if last_old == Some(arena) {
+            // It was the last of its old group, so it already sits just
+            // before the arenas with more free pools than it had.
+            return;
+        }
+        // Slide it right, just after the last arena with `old` free pools.
+        let last_old = last_old.expect("usable list marks lost the arena's group");
+        self.detach_usable(arena);
+        let after = last_old.next_usable();
+        arena.set_prev_usable(Some(last_old));
+        arena.set_next_usable(after);
+        last_old.set_next_usable(Some(arena));
+        if let Some(after) = after {
+            after.set_prev_usable(Some(arena));
         }
     }
 
     /// Returns every wholly free arena (the spare included) to the system,
     /// and the retired arenas to the global allocator.
     pub(crate) fn release_free(&mut self) {
-        let mut arena = self.usable;
-        while !arena.is_null() {
-            // SAFETY: arenas on the usable list are live; the successor is
-            // read before the arena may be freed.
-            unsafe {
-                let next = (*arena).next_usable;
-                if (*arena).free_count == POOLS_PER_ARENA {
-                    self.unlink_usable(arena);
-                    self.free_arena(arena);
-                }
-                arena = next;
+        let mut cursor = self.usable;
+        while let Some(arena) = cursor {
+            cursor = arena.next_usable();
+            if arena.free_count() == POOLS_PER_ARENA {
+                self.unlink_usable(arena);
+                // SAFETY: no pool of the arena is taken, so no handle into it
+                // is held outside `Arenas`; it is now on the all list only,
+                // and its successor was read before.
+                unsafe { self.free_arena(arena) };
             }
         }
         self.retired.release_all(|base| {
@@ -323,18 +394,16 @@ impl Arenas {
     /// Returns every arena to the system, whatever it holds.
     ///
     /// # Safety
-    /// No block allocated from these arenas is used again.
+    /// No block allocated from these arenas, and no handle to them or their
+    /// pools, is used again.
     pub(crate) unsafe fn free_all(&mut self) {
-        let mut arena = self.all;
-        while !arena.is_null() {
-            // SAFETY: arenas on the all list are live; the successor and base
-            // are read before the arena is freed, and ARENA_LAYOUT is the
-            // layout it was allocated with.
-            unsafe {
-                let next = (*arena).next_all;
-                std::alloc::dealloc((*arena).base, ARENA_LAYOUT);
-                arena = next;
-            }
+        let mut cursor = self.all;
+        while let Some(arena) = cursor {
+            cursor = arena.next_all();
+            // SAFETY: `base` is the arena's allocation, made with
+            // ARENA_LAYOUT, that nothing uses again (caller's contract); the
+            // successor was read before.
+            unsafe { std::alloc::dealloc(arena.base(), ARENA_LAYOUT) };
         }
         self.retired.release_all(|base| {
             // SAFETY: retired bases are arena allocations made with
@@ -345,27 +414,22 @@ impl Arenas {
     }
 
     /// Calls `f(pool)` for every pool with allocated blocks.
-    pub(crate) fn for_each_pool_in_use(&self, mut f: impl FnMut(*const PoolHeader)) {
-        let mut arena = self.all;
-        while !arena.is_null() {
-            // SAFETY: arenas on the all list are live and their pools below
-            // `next_unused` have been carved, so their headers are initialised.
-            unsafe {
-                for index in 0..(*arena).next_unused {
-                    let pool = (*arena).base.add(index * POOL_SIZE).cast::<PoolHeader>();
-                    if (*pool).ref_count > 0 {
-                        f(pool);
-                    }
+    pub(crate) fn for_each_pool_in_use(&self, mut f: impl FnMut(PoolRef)) {
+        let mut cursor = self.all;
+        while let Some(arena) = cursor {
+            for pool in arena.carved_pools() {
+                if pool.ref_count() > 0 {
+                    f(pool);
                 }
-                arena = (*arena).next_all;
             }
+            cursor = arena.next_all();
         }
     }
 
     /// Obtains a new arena (retired memory first, else from the global
     /// allocator); it goes on the all list only.
     #[cold]
-    fn new_arena(&mut self) -> *mut ArenaHeader {
+    fn new_arena(&mut self) -> ArenaRef {
         let base = match self.retired.take() {
             Some(base) => base,
             None => {
@@ -377,98 +441,89 @@ impl Arenas {
                 base
             }
         };
-        // SAFETY: the header's bytes are the last ARENA_OVERHEAD of the fresh
-        // ARENA_SIZE allocation, suitably aligned (offset multiple of 16);
-        // `self.all` is null or a live arena.
-        unsafe {
-            let arena = base.add(ARENA_SIZE - ARENA_OVERHEAD).cast::<ArenaHeader>();
-            arena.write(ArenaHeader {
-                base,
-                free_pools: ptr::null_mut(),
-                next_unused: 0,
-                free_count: POOLS_PER_ARENA,
-                next_usable: ptr::null_mut(),
-                prev_usable: ptr::null_mut(),
-                next_all: self.all,
-                prev_all: ptr::null_mut(),
-            });
-            if !self.all.is_null() {
-                (*self.all).prev_all = arena;
-            }
-            self.all = arena;
-            self.count += 1;
-            arena
+        let fields = ArenaHeader {
+            base,
+            free_pools: None,
+            next_unused: 0,
+            free_count: POOLS_PER_ARENA,
+            next_usable: None,
+            prev_usable: None,
+            next_all: self.all,
+            prev_all: None,
+        };
+        // SAFETY: the header's bytes are the last ARENA_OVERHEAD of the
+        // ARENA_SIZE allocation at `base` (non-null), which nothing else
+        // uses, suitably aligned (offset multiple of 16). Once written, it is
+        // the header of an arena we hold (it goes on the all list just
+        // below), and `header` has the provenance of the whole allocation:
+        // the type invariant of `ArenaRef`.
+        let arena = unsafe {
+            let header = base.add(ARENA_SIZE - ARENA_OVERHEAD).cast::<ArenaHeader>();
+            header.write(fields);
+            ArenaRef(NonNull::new_unchecked(header))
+        };
+        if let Some(first) = self.all {
+            first.set_prev_all(Some(arena));
         }
+        self.all = Some(arena);
+        self.count += 1;
+        arena
     }
 
     /// Returns `arena`, which is on the all list only, to the system.
     ///
     /// # Safety
-    /// `arena` is live, has no pool in use and is not on the usable list.
-    unsafe fn free_arena(&mut self, arena: *mut ArenaHeader) {
-        // SAFETY: `arena` and its all-list neighbours are live (caller's
-        // contract); `base` is read before the memory holding it is freed.
+    /// `arena` has no pool taken and is not on the usable list, and no
+    /// handle to it or its pools is used afterwards (only compared).
+    unsafe fn free_arena(&mut self, arena: ArenaRef) {
+        let (prev, next) = (arena.prev_all(), arena.next_all());
+        match prev {
+            None => self.all = next,
+            Some(prev) => prev.set_next_all(next),
+        }
+        if let Some(next) = next {
+            next.set_prev_all(prev);
+        }
+        self.count -= 1;
+        let base = arena.base();
+        // SAFETY: `base` is the arena's allocation, made with ARENA_LAYOUT,
+        // which nothing uses any more (caller's contract).
         unsafe {
-            let (prev, next) = ((*arena).prev_all, (*arena).next_all);
-            if prev.is_null() {
-                self.all = next;
-            } else {
-                (*prev).next_all = next;
-            }
-            if !next.is_null() {
-                (*next).prev_all = prev;
-            }
-            self.count -= 1;
-            let base = (*arena).base;
             if !self.retired.retire(base) {
                 std::alloc::dealloc(base, ARENA_LAYOUT);
             }
         }
     }
 
-    /// Removes `arena` from the usable list, fixing the marks.
-    ///
-    /// # Safety
-    /// `arena` is on the usable list.
-    unsafe fn unlink_usable(&mut self, arena: *mut ArenaHeader) {
-        // SAFETY: `arena` and its neighbours are live (caller's contract).
-        unsafe {
-            let free = (*arena).free_count;
-            if self.last_with_free[free] == arena {
-                let prev = (*arena).prev_usable;
-                self.last_with_free[free] = if !prev.is_null() && (*prev).free_count == free {
-                    prev
-                } else {
-                    ptr::null_mut()
-                };
-            }
-            self.detach_usable(arena);
+    /// Removes `arena`, which is on the usable list, from it, fixing the
+    /// marks.
+    fn unlink_usable(&mut self, arena: ArenaRef) {
+        let free = arena.free_count();
+        if self.last_with_free[free] == Some(arena) {
+            self.last_with_free[free] = arena.prev_usable().filter(|p| p.free_count() == free);
         }
+        self.detach_usable(arena);
     }
 
-    /// Removes `arena` from the usable list, leaving the marks alone.
-    ///
-    /// # Safety
-    /// `arena` is on the usable list.
-    unsafe fn detach_usable(&mut self, arena: *mut ArenaHeader) {
-        // SAFETY: `arena` and its neighbours are live (caller's contract).
-        unsafe {
-            let (prev, next) = ((*arena).prev_usable, (*arena).next_usable);
-            if prev.is_null() {
+    /// Removes `arena`, which is on the usable list, from it, leaving the
+    /// marks alone.
+    fn detach_usable(&mut self, arena: ArenaRef) {
+        let (prev, next) = (arena.prev_usable(), arena.next_usable());
+        match prev {
+            None => {
                 debug_assert!(
-                    self.usable == arena,
+                    self.usable == Some(arena),
                     "detaching an arena not on the usable list"
                 );
                 self.usable = next;
-            } else {
-                (*prev).next_usable = next;
             }
-            if !next.is_null() {
-                (*next).prev_usable = prev;
-            }
-            (*arena).prev_usable = ptr::null_mut();
-            (*arena).next_usable = ptr::null_mut();
+            Some(prev) => prev.set_next_usable(next),
         }
+        if let Some(next) = next {
+            next.set_prev_usable(prev);
+        }
+        arena.set_prev_usable(None);
+        arena.set_next_usable(None);
     }
 
     /// Checks every invariant of the arena lists (tests only; O(arenas)).
@@ -476,77 +531,56 @@ impl Arenas {
     pub(crate) fn check_invariants(&self) {
         let mut in_use = 0;
         let mut held = 0;
-        let mut arena = self.all;
-        // SAFETY: arenas on the all list are live and carved pools have
-        // initialised headers.
-        unsafe {
-            while !arena.is_null() {
-                held += 1;
-                let a = &*arena;
-                let mut listed_free = 0;
-                let mut p = a.free_pools;
-                while !p.is_null() {
-                    assert_eq!((*p).ref_count, 0, "pool on free list has blocks");
-                    listed_free += 1;
-                    p = (*p).next;
-                }
-                assert_eq!(
-                    a.free_count,
-                    listed_free + POOLS_PER_ARENA - a.next_unused,
-                    "free_count disagrees with the pools"
-                );
-                in_use += POOLS_PER_ARENA - a.free_count;
-                arena = a.next_all;
+        let mut cursor = self.all;
+        while let Some(a) = cursor {
+            held += 1;
+            let mut listed_free = 0;
+            let mut p = a.free_pools();
+            while let Some(pool) = p {
+                assert_eq!(pool.ref_count(), 0, "pool on free list has blocks");
+                listed_free += 1;
+                p = pool.next();
             }
-            assert_eq!(held, self.count, "arena count");
-            assert_eq!(in_use, self.pools_in_use, "pools in use");
-
-            let mut expected_last = [ptr::null_mut(); POOLS_PER_ARENA + 1];
-            let mut prev: *mut ArenaHeader = ptr::null_mut();
-            let mut wholly_free = 0;
-            let mut arena = self.usable;
-            while !arena.is_null() {
-                let a = &*arena;
-                assert_eq!(a.prev_usable, prev, "usable list back link");
-                assert!(a.free_count > 0, "full arena on the usable list");
-                if !prev.is_null() {
-                    assert!(
-                        (*prev).free_count <= a.free_count,
-                        "usable list out of order"
-                    );
-                }
-                if a.free_count == POOLS_PER_ARENA {
-                    wholly_free += 1;
-                }
-                expected_last[a.free_count] = arena;
-                prev = arena;
-                arena = a.next_usable;
-            }
-            assert_eq!(expected_last, self.last_with_free, "last_with_free marks");
-            assert!(wholly_free <= 1, "more than one spare arena");
+            assert_eq!(
+                a.free_count(),
+                listed_free + POOLS_PER_ARENA - a.next_unused(),
+                "free_count disagrees with the pools"
+            );
+            in_use += a.pools_taken();
+            cursor = a.next_all();
         }
-    }
-}
+        assert_eq!(held, self.count, "arena count");
+        assert_eq!(in_use, self.pools_in_use, "pools in use");
 
-/// Pools of `arena` taken and not given back (the allocator's kept empty
-/// pools included).
-///
-/// # Safety
-/// `arena` is a live arena.
-pub(crate) unsafe fn pools_taken(arena: *const ArenaHeader) -> usize {
-    // SAFETY: a live arena's header is initialised (caller's contract).
-    POOLS_PER_ARENA - unsafe { (*arena).free_count }
+        let mut expected_last = [None; POOLS_PER_ARENA + 1];
+        let mut prev: Option<ArenaRef> = None;
+        let mut wholly_free = 0;
+        let mut cursor = self.usable;
+        while let Some(a) = cursor {
+            assert_eq!(a.prev_usable(), prev, "usable list back link");
+            assert!(a.free_count() > 0, "full arena on the usable list");
+            if let Some(prev) = prev {
+                assert!(
+                    prev.free_count() <= a.free_count(),
+                    "usable list out of order"
+                );
+            }
+            if a.free_count() == POOLS_PER_ARENA {
+                wholly_free += 1;
+            }
+            expected_last[a.free_count()] = Some(a);
+            prev = Some(a);
+            cursor = a.next_usable();
+        }
+        assert_eq!(expected_last, self.last_with_free, "last_with_free marks");
+        assert!(wholly_free <= 1, "more than one spare arena");
+    }
 }
 
 /// Where blocks of `pool` must end: the pool's end, or, in an arena's last
 /// pool, the start of the arena header.
-///
-/// # Safety
-/// `pool` is a live carved pool.
-pub(crate) unsafe fn pool_limit(pool: *mut PoolHeader) -> usize {
-    // SAFETY: a carved pool's header is initialised (caller's contract).
-    let arena = unsafe { (*pool).arena };
-    if pool_of(arena.cast()) == pool {
+pub(crate) fn pool_limit(pool: PoolRef) -> usize {
+    if pool_of(pool.arena().as_ptr().cast()) == pool.as_ptr() {
         POOL_SIZE - ARENA_OVERHEAD
     } else {
         POOL_SIZE

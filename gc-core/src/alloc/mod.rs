@@ -47,6 +47,48 @@
 //! pool and arena headers or in this fixed-size struct, which is built by a
 //! `const fn` so that it can initialise a thread-local without allocation.
 
+/// Named accessors for the fields of a pool or arena header, generated on
+/// its handle type: `$handle` is a `Copy` newtype around `NonNull<$header>`
+/// whose type invariant is that it points to a live, initialised header,
+/// accessed only through raw pointers (see [`pool::PoolRef`] and
+/// [`arena::ArenaRef`]).
+///
+/// Each `field: T` gets a getter `field()` visible in `alloc`; each
+/// `field / set_field: T` also a setter with the visibility given in
+/// `setters(..)` (private to the header's module unless another module links
+/// its headers). Both are one load or store, and `#[inline(always)]`.
+///
+/// The setters are safe, so the *consistency* of the headers (counts, lists,
+/// offsets) is an invariant of the header modules, upheld by their code as
+/// for private fields; the `unsafe` functions that rely on it say so.
+macro_rules! header_accessors {
+    ($handle:ident => $header:ident, setters($setvis:vis) {
+        $( $(#[$doc:meta])* $field:ident $(/ $setter:ident)? : $t:ty ),* $(,)?
+    }) => {
+        impl $handle {
+            $(
+                $(#[$doc])*
+                #[inline(always)]
+                pub(super) fn $field(self) -> $t {
+                    // SAFETY: the header is live and initialised (the
+                    // handle's type invariant); reading through the raw
+                    // pointer creates no reference.
+                    unsafe { (*self.0.as_ptr()).$field }
+                }
+                $(
+                    #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                    #[inline(always)]
+                    $setvis fn $setter(self, value: $t) {
+                        // SAFETY: as for the getter; the write goes through
+                        // the raw pointer, so it invalidates no reference.
+                        unsafe { (*self.0.as_ptr()).$field = value }
+                    }
+                )?
+            )*
+        }
+    };
+}
+
 mod arena;
 mod pool;
 mod retired;
@@ -59,8 +101,8 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use crate::stats::HeapStats;
-use arena::{ArenaHeader, Arenas};
-use pool::{PoolHeader, UsedPools};
+use arena::{ArenaRef, Arenas};
+use pool::{PoolRef, UsedPools};
 use size_class::{ARENA_SIZE, NUM_SIZE_CLASSES, class_size, small_class};
 
 /// A per-thread pooled allocator. Not `Send`: its blocks belong to it.
@@ -73,7 +115,7 @@ pub(crate) struct Allocator {
     /// null. Only a candidate: the fast path may have allocated from it
     /// since (then its `ref_count` is not 0). Never dangling: cleared
     /// whenever that pool goes back to its arena.
-    kept: [*mut PoolHeader; NUM_SIZE_CLASSES],
+    kept: [Option<PoolRef>; NUM_SIZE_CLASSES],
     /// Bytes requested by live large objects.
     large_bytes: usize,
     /// Number of live large objects.
@@ -86,7 +128,7 @@ impl Allocator {
         Allocator {
             used: UsedPools::new(),
             arenas: Arenas::new(),
-            kept: [core::ptr::null_mut(); NUM_SIZE_CLASSES],
+            kept: [None; NUM_SIZE_CLASSES],
             large_bytes: 0,
             large_count: 0,
         }
@@ -105,20 +147,18 @@ impl Allocator {
         let Some(class) = small_class(layout) else {
             return self.allocate_large(layout);
         };
-        let pool = self.used.head(class);
-        if pool.is_null() {
+        let Some(pool) = self.used.head(class) else {
             return self.allocate_from_new_pool(class);
+        };
+        // SAFETY: pools on a used list are initialised pools of that class
+        // whose free list is not empty (UsedPools invariant).
+        let block = unsafe { pool.pop() };
+        if pool.free_block().is_null() {
+            // SAFETY: `pool` heads `class`'s list and its free list is empty.
+            unsafe { self.refill(pool, class) };
         }
-        // SAFETY: pools on a used list are live, initialised pools of that
-        // class whose free list is not empty (UsedPools invariant), so `pop`
-        // yields a valid, non-null block.
-        unsafe {
-            let block = pool::pop(pool);
-            if (*pool).free_block.is_null() {
-                self.refill(pool, class);
-            }
-            NonNull::new_unchecked(block)
-        }
+        // SAFETY: free-list entries are blocks, never null.
+        unsafe { NonNull::new_unchecked(block) }
     }
 
     /// Frees a block.
@@ -134,21 +174,25 @@ impl Allocator {
             return unsafe { self.deallocate_large(ptr, layout) };
         };
         let block = ptr.as_ptr();
-        let pool = pool::pool_of(block);
         // SAFETY: `ptr` is a live block of `class` from this allocator
-        // (caller's contract), so `pool` is the live, initialised pool that
-        // carved it, and the block may be overwritten with the free link.
-        unsafe {
-            #[cfg(debug_assertions)]
-            pool::debug_check_block(pool, block, class);
-            let last = pool::push(pool, block);
-            // The cold paths get the block, not the pool, and mask it again:
-            // this keeps the fast path to plain loads and stores.
-            if last.is_null() {
-                self.pool_was_full(block, class);
-            } else if (*pool).ref_count == 0 {
-                self.pool_emptied(block, class);
-            }
+        // (caller's contract), so it lies in a carved pool of a live arena.
+        let pool = unsafe { PoolRef::of_block(block) };
+        #[cfg(debug_assertions)]
+        pool.debug_check_block(block, class);
+        // SAFETY: `block` is an allocated block of `pool` that the caller
+        // gives up (caller's contract).
+        let last = unsafe { pool.push(block) };
+        // The cold paths get the block, not the pool, and mask it again:
+        // this keeps the fast path to plain loads and stores.
+        if last.is_null() {
+            // SAFETY: `block` was just freed into its pool, which was full,
+            // hence on no list.
+            unsafe { self.pool_was_full(block, class) };
+        } else if pool.ref_count() == 0 {
+            // SAFETY: `block` was just freed into its pool, which had a free
+            // block, hence was on `class`'s used list, and now has none
+            // allocated.
+            unsafe { self.pool_emptied(block, class) };
         }
     }
 
@@ -161,10 +205,7 @@ impl Allocator {
         };
         let mut pooled_bytes = 0;
         self.arenas.for_each_pool_in_use(|pool| {
-            // SAFETY: the callback gets live pools in use, whose headers are
-            // initialised.
-            let (class, blocks) =
-                unsafe { ((*pool).size_class as usize, (*pool).ref_count as usize) };
+            let (class, blocks) = (pool.size_class() as usize, pool.ref_count() as usize);
             stats.pools += 1;
             stats.blocks_in_use[class] += blocks;
             pooled_bytes += blocks * class_size(class);
@@ -213,9 +254,9 @@ impl Allocator {
     ///
     /// # Safety
     /// `pool` is a live pool on `class`'s used list with no allocated block.
-    unsafe fn give_back(&mut self, class: usize, pool: *mut PoolHeader) {
-        if self.kept[class] == pool {
-            self.kept[class] = core::ptr::null_mut();
+    unsafe fn give_back(&mut self, class: usize, pool: PoolRef) {
+        if self.kept[class] == Some(pool) {
+            self.kept[class] = None;
         }
         // SAFETY: caller's contract; the pool leaves the used list before
         // its arena takes it back.
@@ -232,11 +273,11 @@ impl Allocator {
     /// `pool` is the head of `class`'s used list and its free list is empty.
     #[cold]
     #[inline(never)]
-    unsafe fn refill(&mut self, pool: *mut PoolHeader, class: usize) {
-        // SAFETY: `pool` is a live initialised pool on `class`'s list
-        // (caller's contract).
+    unsafe fn refill(&mut self, pool: PoolRef, class: usize) {
+        // SAFETY: `pool` is an initialised pool on `class`'s list (caller's
+        // contract).
         unsafe {
-            if !pool::extend(pool) {
+            if !pool.extend() {
                 self.used.unlink(class, pool);
             }
         }
@@ -247,12 +288,12 @@ impl Allocator {
     #[inline(never)]
     fn allocate_from_new_pool(&mut self, class: usize) -> NonNull<u8> {
         let pool = self.arenas.take_pool();
-        // SAFETY: `take_pool` returns a live, empty pool on no list, and
+        // SAFETY: `take_pool` returns an empty pool on no list, and
         // `pool_limit` leaves room for two blocks of any class (checked at
         // compile time in `arena`). After `init` its free list is not empty,
-        // so it may join the used list.
+        // so it may join the used list; `init` returns a block, not null.
         unsafe {
-            let block = pool::init(pool, class, arena::pool_limit(pool));
+            let block = pool.init(class, arena::pool_limit(pool));
             self.used.push_front(class, pool);
             NonNull::new_unchecked(block)
         }
@@ -267,13 +308,13 @@ impl Allocator {
     #[cold]
     #[inline(never)]
     unsafe fn pool_was_full(&mut self, block: *mut u8, class: usize) {
-        let pool = pool::pool_of(block);
+        // SAFETY: `block` is a block of a carved pool (caller's contract).
+        let pool = unsafe { PoolRef::of_block(block) };
+        debug_assert!(pool.ref_count() > 0, "a full pool emptied by one free");
         // SAFETY: caller's contract; every pool holds at least two blocks,
-        // so after one free it still has allocated blocks and is "used".
-        unsafe {
-            debug_assert!((*pool).ref_count > 0, "a full pool emptied by one free");
-            self.used.push_front(class, pool);
-        }
+        // so after one free it still has allocated blocks and a free one: it
+        // is "used".
+        unsafe { self.used.push_front(class, pool) };
     }
 
     /// `block`, the last allocated block of its pool, was just freed.
@@ -284,22 +325,20 @@ impl Allocator {
     #[cold]
     #[inline(never)]
     unsafe fn pool_emptied(&mut self, block: *mut u8, class: usize) {
-        let pool = pool::pool_of(block);
-        // SAFETY: caller's contract: `pool` is live and on `class`'s list,
-        // so its arena is live until the pool goes back to it.
-        let may_idle = unsafe { arena::pools_taken((*pool).arena) } <= NUM_SIZE_CLASSES + 1;
-        // SAFETY: caller's contract; `pool` is live and on `class`'s list.
-        unsafe {
-            // pymalloc hands an emptied pool back to its arena at once, so a
-            // program that allocates and frees one object at a time takes and
-            // returns a pool on every allocation. The class's only pool stays
-            // on its list instead (empty, ready); `release_free_arenas` and
-            // `is_empty` account for such pools.
-            if self.used.head(class) == pool && (*pool).next.is_null() {
-                self.kept[class] = pool;
-            } else {
-                self.give_back(class, pool);
-            }
+        // SAFETY: `block` is a block of a carved pool (caller's contract).
+        let pool = unsafe { PoolRef::of_block(block) };
+        let may_idle = pool.arena().pools_taken() <= NUM_SIZE_CLASSES + 1;
+        // pymalloc hands an emptied pool back to its arena at once, so a
+        // program that allocates and frees one object at a time takes and
+        // returns a pool on every allocation. The class's only pool stays
+        // on its list instead (empty, ready); `release_free_arenas` and
+        // `is_empty` account for such pools.
+        if self.used.head(class) == Some(pool) && pool.next().is_none() {
+            self.kept[class] = Some(pool);
+        } else {
+            // SAFETY: `pool` is on `class`'s list with no allocated block
+            // (caller's contract), and is not used below.
+            unsafe { self.give_back(class, pool) };
         }
         // An arena can only have become idle if, besides kept pools (at most
         // one per class), it held no pool but this one.
@@ -316,21 +355,20 @@ impl Allocator {
     fn limit_idle_arenas(&mut self) {
         loop {
             // (arena, kept empty pools in it), for arenas with one.
-            let mut with_kept = [(core::ptr::null_mut::<ArenaHeader>(), 0usize); NUM_SIZE_CLASSES];
+            let mut with_kept = [(None::<ArenaRef>, 0usize); NUM_SIZE_CLASSES];
             let mut len = 0;
             for class in 0..NUM_SIZE_CLASSES {
-                let pool = self.kept[class];
-                if pool.is_null() {
+                // `kept` entries are pools of their class, cleared when their
+                // pool goes back to its arena.
+                let Some(pool) = self.kept[class] else {
                     continue;
-                }
-                // SAFETY: `kept` entries are live pools of their class (the
-                // entry is cleared when its pool goes back to its arena).
-                let (refs, arena) = unsafe { ((*pool).ref_count, (*pool).arena) };
-                if refs != 0 {
+                };
+                if pool.ref_count() != 0 {
                     // Allocated from since it was kept: an ordinary used pool.
-                    self.kept[class] = core::ptr::null_mut();
+                    self.kept[class] = None;
                     continue;
                 }
+                let arena = Some(pool.arena());
                 match with_kept[..len].iter_mut().find(|(a, _)| *a == arena) {
                     Some((_, n)) => *n += 1,
                     None => {
@@ -340,10 +378,9 @@ impl Allocator {
                 }
             }
             let mut idle = usize::from(self.arenas.has_spare());
-            let mut victim = core::ptr::null_mut();
+            let mut victim = None;
             for &(arena, kept) in &with_kept[..len] {
-                // SAFETY: the arena of a live pool is live.
-                if unsafe { arena::pools_taken(arena) } == kept {
+                if arena.is_some_and(|arena| arena.pools_taken() == kept) {
                     idle += 1;
                     victim = arena;
                 }
@@ -352,31 +389,29 @@ impl Allocator {
                 return;
             }
             for class in 0..NUM_SIZE_CLASSES {
-                let pool = self.kept[class];
-                // SAFETY: as above, non-null entries are live pools; those of
-                // `victim` have no allocated block (checked when counting) and
-                // are on their class's list, so they may go back. Only
-                // pointers are compared once `victim` may have been freed.
-                unsafe {
-                    if !pool.is_null() && (*pool).arena == victim {
-                        self.give_back(class, pool);
-                    }
+                // Once `victim` may have been freed, its pools are no longer
+                // in `kept`, and `victim` is only compared, never read.
+                if let Some(pool) = self.kept[class]
+                    && Some(pool.arena()) == victim
+                {
+                    // SAFETY: a kept pool of `victim` has no allocated block
+                    // (checked when counting) and is on its class's list, so
+                    // it may go back; `kept[class]` is cleared with it.
+                    unsafe { self.give_back(class, pool) };
                 }
             }
         }
     }
 
     /// Calls `f` on every used pool that has no allocated block.
-    fn for_each_empty_used_pool(&self, mut f: impl FnMut(usize, *mut PoolHeader)) {
+    fn for_each_empty_used_pool(&self, mut f: impl FnMut(usize, PoolRef)) {
         for class in 0..NUM_SIZE_CLASSES {
-            let mut pool = self.used.head(class);
-            while !pool.is_null() {
-                // SAFETY: pools on the used lists are live and initialised.
-                let (refs, next) = unsafe { ((*pool).ref_count, (*pool).next) };
-                if refs == 0 {
+            let mut cursor = self.used.head(class);
+            while let Some(pool) = cursor {
+                if pool.ref_count() == 0 {
                     f(class, pool);
                 }
-                pool = next;
+                cursor = pool.next();
             }
         }
     }

@@ -36,35 +36,35 @@
 //!   so that, if it is next used for the same class, it needs no
 //!   re-initialisation.
 
-use core::ptr;
+use core::ptr::{self, NonNull};
 
-use super::arena::ArenaHeader;
+use super::arena::ArenaRef;
 use super::size_class::{ALIGNMENT, NUM_SIZE_CLASSES, POOL_SIZE, class_size, round_up};
 
 /// Header at the start of every pool.
 ///
-/// Accessed only through raw pointers derived from the arena allocation, never
-/// through references, so that callers' references to blocks of the same
-/// pool stay valid.
+/// Accessed only through [`PoolRef`], whose accessors go through raw
+/// pointers derived from the arena allocation, never through references, so
+/// that callers' references to blocks of the same pool stay valid.
 #[repr(C)]
 pub(crate) struct PoolHeader {
     /// Number of blocks currently allocated from this pool.
-    pub(crate) ref_count: u32,
+    ref_count: u32,
     /// Size class of the blocks, or [`NO_CLASS`] for a never-used pool.
-    pub(crate) size_class: u32,
+    size_class: u32,
     /// Head of the free-block list (null when there is none).
-    pub(crate) free_block: *mut u8,
+    free_block: *mut u8,
     /// Offset of the first untouched block.
-    pub(crate) next_offset: u32,
+    next_offset: u32,
     /// Largest offset at which a whole block still fits.
-    pub(crate) max_next_offset: u32,
+    max_next_offset: u32,
     /// Next pool: on the [`UsedPools`] list of the class while used, on the
     /// arena's free-pool list while empty.
-    pub(crate) next: *mut PoolHeader,
-    /// Previous pool on the [`UsedPools`] list (null at the head).
-    pub(crate) prev: *mut PoolHeader,
+    next: Option<PoolRef>,
+    /// Previous pool on the [`UsedPools`] list (`None` at the head).
+    prev: Option<PoolRef>,
     /// The arena this pool was carved from.
-    pub(crate) arena: *mut ArenaHeader,
+    arena: ArenaRef,
 }
 
 /// Bytes at the start of each pool taken by the header; blocks start here.
@@ -75,17 +75,94 @@ pub(crate) const NO_CLASS: u32 = u32::MAX;
 
 impl PoolHeader {
     /// Header of a pool just carved from `arena`, never used.
-    pub(crate) const fn fresh(arena: *mut ArenaHeader) -> Self {
+    pub(crate) const fn fresh(arena: ArenaRef) -> Self {
         PoolHeader {
             ref_count: 0,
             size_class: NO_CLASS,
             free_block: ptr::null_mut(),
             next_offset: 0,
             max_next_offset: 0,
-            next: ptr::null_mut(),
-            prev: ptr::null_mut(),
+            next: None,
+            prev: None,
             arena,
         }
+    }
+}
+
+/// Handle to a pool header.
+///
+/// **Type invariant**: it points to the header of a *carved* pool (one whose
+/// header [`Arenas::take_pool`](super::arena::Arenas::take_pool) has written)
+/// of a live arena of this heap, with provenance over that whole arena. The
+/// invariant is established once, by the `unsafe` constructors; it ends only
+/// when the arena goes back to the system, which happens in `unsafe`
+/// functions whose contract is that no handle to its pools is used again
+/// (only compared). So the header accessors are safe, one load or store
+/// each.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(transparent)]
+pub(crate) struct PoolRef(NonNull<PoolHeader>);
+
+// `None` is null: links and emptiness tests cost what raw pointers did.
+const _: () = assert!(size_of::<Option<PoolRef>>() == size_of::<*mut PoolHeader>());
+
+header_accessors!(PoolRef => PoolHeader, setters(pub(super)) {
+    /// Number of blocks currently allocated from this pool.
+    ref_count / set_ref_count: u32,
+    /// Size class of the blocks, or [`NO_CLASS`] for a never-used pool.
+    size_class / set_size_class: u32,
+    /// Head of the free-block list (null when there is none).
+    free_block / set_free_block: *mut u8,
+    /// Offset of the first untouched block.
+    next_offset / set_next_offset: u32,
+    /// Largest offset at which a whole block still fits.
+    max_next_offset / set_max_next_offset: u32,
+    /// Next pool on the class's used list or the arena's free-pool list.
+    next / set_next: Option<PoolRef>,
+    /// Previous pool on the class's used list.
+    prev / set_prev: Option<PoolRef>,
+    /// The arena this pool was carved from (live while the pool is).
+    arena: ArenaRef,
+});
+
+impl PoolRef {
+    /// Wraps the header pointer of a carved pool.
+    ///
+    /// # Safety
+    /// `header` points to the initialised header of a carved pool of a live
+    /// arena of this heap, with provenance over the whole arena (the type
+    /// invariant), and the handle is not used once that arena is returned.
+    #[inline(always)]
+    pub(crate) unsafe fn new(header: *mut PoolHeader) -> Self {
+        // SAFETY: a pool header is never at address 0 (caller's contract).
+        PoolRef(unsafe { NonNull::new_unchecked(header) })
+    }
+
+    /// The pool owning `block` ([`pool_of`]).
+    ///
+    /// # Safety
+    /// `block` points into a carved pool of a live arena of this heap, with
+    /// provenance over the arena (any block this allocator handed out).
+    #[inline(always)]
+    pub(crate) unsafe fn of_block(block: *mut u8) -> Self {
+        // SAFETY: the pool of a block in a carved pool is that carved pool,
+        // and masking keeps the block's provenance (caller's contract).
+        unsafe { PoolRef::new(pool_of(block)) }
+    }
+
+    /// The header pointer, for address comparisons and tests.
+    #[inline(always)]
+    pub(crate) fn as_ptr(self) -> *mut PoolHeader {
+        self.0.as_ptr()
+    }
+
+    /// The address `offset` bytes into the pool, with the arena's
+    /// provenance. Computing it is safe; it is a block only if the offset is
+    /// one.
+    #[inline(always)]
+    fn byte_at(self, offset: usize) -> *mut u8 {
+        debug_assert!(offset < POOL_SIZE, "offset past the pool");
+        self.0.as_ptr().cast::<u8>().wrapping_add(offset)
     }
 }
 
@@ -110,107 +187,113 @@ unsafe fn next_free(block: *mut u8) -> *mut u8 {
     unsafe { block.cast::<*mut u8>().read() }
 }
 
-/// Pops the head of `pool`'s free list and counts it as allocated.
-///
-/// May leave the free list empty: the caller then calls [`extend`] (or
-/// unlinks the pool as full) to restore the used-pool invariant.
+/// Stores the free-list link `next` in `block`.
 ///
 /// # Safety
-/// `pool` is a live, initialised pool whose free list is not empty.
+/// `block` is a block of a live pool that nobody uses (free, untouched, or
+/// being freed).
 #[inline(always)]
-pub(crate) unsafe fn pop(pool: *mut PoolHeader) -> *mut u8 {
-    // SAFETY: `pool` is live and initialised (caller's contract), so its
-    // header may be read and written through the raw pointer.
-    unsafe {
-        let block = (*pool).free_block;
+unsafe fn set_next_free(block: *mut u8, next: *mut u8) {
+    // SAFETY: blocks are at least 16 bytes and 16-aligned, and this one is
+    // unused, so its first word may hold the link (caller's contract).
+    unsafe { block.cast::<*mut u8>().write(next) }
+}
+
+impl PoolRef {
+    /// Pops the head of the free list and counts it as allocated.
+    ///
+    /// May leave the free list empty: the caller then calls
+    /// [`extend`](Self::extend) (or unlinks the pool as full) to restore the
+    /// used-pool invariant.
+    ///
+    /// # Safety
+    /// The pool has been initialised by [`init`](Self::init) and its free
+    /// list is not empty.
+    #[inline(always)]
+    pub(crate) unsafe fn pop(self) -> *mut u8 {
+        let block = self.free_block();
         debug_assert!(
             !block.is_null(),
             "popping from a pool with an empty free list"
         );
-        (*pool).free_block = next_free(block);
-        (*pool).ref_count += 1;
+        // SAFETY: `block` heads the pool's free list (caller's contract).
+        self.set_free_block(unsafe { next_free(block) });
+        self.set_ref_count(self.ref_count() + 1);
         block
     }
-}
 
-/// Pushes `block` on `pool`'s free list and counts it as freed. Returns the
-/// previous head of the free list: null means the pool was full.
-///
-/// # Safety
-/// `block` is an allocated block of the live pool `pool`, and is not used
-/// again by the caller.
-#[inline(always)]
-pub(crate) unsafe fn push(pool: *mut PoolHeader, block: *mut u8) -> *mut u8 {
-    // SAFETY: `block` is an allocated block (16 aligned, >= 16 bytes) that
-    // nobody uses any more, so its first word can hold the link; `pool` is its
-    // live pool (caller's contract).
-    unsafe {
-        let last = (*pool).free_block;
-        block.cast::<*mut u8>().write(last);
-        (*pool).free_block = block;
+    /// Pushes `block` on the free list and counts it as freed. Returns the
+    /// previous head of the free list: null means the pool was full.
+    ///
+    /// # Safety
+    /// `block` is an allocated block of this pool, and is not used again by
+    /// the caller.
+    #[inline(always)]
+    pub(crate) unsafe fn push(self, block: *mut u8) -> *mut u8 {
+        let last = self.free_block();
+        // SAFETY: `block` is a block of this pool that nobody uses any more
+        // (caller's contract).
+        unsafe { set_next_free(block, last) };
+        self.set_free_block(block);
         debug_assert!(
-            (*pool).ref_count > 0,
+            self.ref_count() > 0,
             "freeing a block of a pool with no allocated block"
         );
-        (*pool).ref_count -= 1;
+        self.set_ref_count(self.ref_count() - 1);
         last
     }
-}
 
-/// Carves the next untouched block of `pool` onto its (empty) free list.
-/// Returns `false`, changing nothing, if no untouched block is left: the pool
-/// is then full.
-///
-/// # Safety
-/// `pool` is a live pool initialised by [`init`].
-pub(crate) unsafe fn extend(pool: *mut PoolHeader) -> bool {
-    // SAFETY: `pool` is live and initialised (caller's contract); offsets up
-    // to `max_next_offset` leave room for a whole block inside the pool, so
-    // the carved block is in bounds of the arena allocation.
-    unsafe {
+    /// Carves the next untouched block onto the (empty) free list. Returns
+    /// `false`, changing nothing, if no untouched block is left: the pool is
+    /// then full.
+    ///
+    /// # Safety
+    /// The pool has been initialised by [`init`](Self::init).
+    pub(crate) unsafe fn extend(self) -> bool {
         debug_assert!(
-            (*pool).free_block.is_null(),
+            self.free_block().is_null(),
             "extending a pool whose free list is not empty"
         );
-        let offset = (*pool).next_offset;
-        if offset > (*pool).max_next_offset {
+        let offset = self.next_offset();
+        if offset > self.max_next_offset() {
             return false;
         }
-        let block = pool.cast::<u8>().add(offset as usize);
-        block.cast::<*mut u8>().write(ptr::null_mut());
-        (*pool).free_block = block;
-        (*pool).next_offset = offset + class_size((*pool).size_class as usize) as u32;
+        let block = self.byte_at(offset as usize);
+        // SAFETY: `init` set `max_next_offset` so that a whole block fits at
+        // any offset up to it (caller's contract), and blocks past
+        // `next_offset` are untouched: `block` is an unused block.
+        unsafe { set_next_free(block, ptr::null_mut()) };
+        self.set_free_block(block);
+        self.set_next_offset(offset + class_size(self.size_class() as usize) as u32);
         true
     }
-}
 
-/// Makes `pool` serve `class` and returns one allocated block of it. The
-/// pool's blocks end at offset `limit` (the pool size, less whatever the
-/// arena keeps at the end of the pool). On return the free list is not
-/// empty.
-///
-/// A pool that last served `class` still has a valid free list (holding
-/// every block it ever carved, at least two), so it is reused as is;
-/// otherwise the header is reset and blocks are carved afresh.
-///
-/// # Safety
-/// `pool` is a live, empty pool (carved, no block allocated, on no list),
-/// and `limit` leaves room for at least two blocks of `class` after the
-/// header.
-pub(crate) unsafe fn init(pool: *mut PoolHeader, class: usize, limit: usize) -> *mut u8 {
-    // SAFETY: `pool` is live, empty and ours alone (caller's contract). A
-    // same-class free pool holds every block it carved on its free list, and
-    // it carved at least two (the first allocation carves two), so the list
-    // is non-empty before the pop and after it.
-    unsafe {
+    /// Makes the pool serve `class` and returns one allocated block of it.
+    /// The pool's blocks end at offset `limit` (the pool size, less whatever
+    /// the arena keeps at the end of the pool). On return the free list is
+    /// not empty.
+    ///
+    /// A pool that last served `class` still has a valid free list (holding
+    /// every block it ever carved, at least two), so it is reused as is;
+    /// otherwise the header is reset and blocks are carved afresh.
+    ///
+    /// # Safety
+    /// The pool is empty (no block allocated, on no list) and ours alone,
+    /// and `limit` is its [`pool_limit`](super::arena::pool_limit), which
+    /// leaves room for at least two blocks of `class` after the header.
+    pub(crate) unsafe fn init(self, class: usize, limit: usize) -> *mut u8 {
         debug_assert!(
-            (*pool).ref_count == 0,
+            self.ref_count() == 0,
             "initialising a pool with allocated blocks"
         );
-        if (*pool).size_class as usize == class {
-            let block = pop(pool);
+        if self.size_class() as usize == class {
+            // SAFETY: a same-class free pool was initialised for `class` and
+            // holds every block it carved on its free list; it carved at
+            // least two (the first allocation carves two), so the list is
+            // non-empty before the pop and after it.
+            let block = unsafe { self.pop() };
             debug_assert!(
-                !(*pool).free_block.is_null(),
+                !self.free_block().is_null(),
                 "reused pool's free list ran dry"
             );
             return block;
@@ -220,39 +303,35 @@ pub(crate) unsafe fn init(pool: *mut PoolHeader, class: usize, limit: usize) -> 
             POOL_OVERHEAD + 2 * size <= limit,
             "pool too small for two blocks"
         );
-        (*pool).size_class = class as u32;
-        (*pool).ref_count = 1;
-        (*pool).free_block = ptr::null_mut();
-        (*pool).next_offset = (POOL_OVERHEAD + size) as u32;
-        (*pool).max_next_offset = (limit - size) as u32;
-        let ok = extend(pool);
+        self.set_size_class(class as u32);
+        self.set_ref_count(1);
+        self.set_free_block(ptr::null_mut());
+        self.set_next_offset((POOL_OVERHEAD + size) as u32);
+        self.set_max_next_offset((limit - size) as u32);
+        // SAFETY: the header was just initialised for `class` within `limit`.
+        let ok = unsafe { self.extend() };
         debug_assert!(ok, "a fresh pool has room for a second block");
-        pool.cast::<u8>().add(POOL_OVERHEAD)
+        self.byte_at(POOL_OVERHEAD)
     }
-}
 
-/// Debug check that `block` is a block of `class` allocated from `pool`:
-/// catches a wrong layout or a foreign pointer passed to `deallocate`.
-///
-/// # Safety
-/// `pool` is a live, initialised pool.
-#[cfg(debug_assertions)]
-pub(crate) unsafe fn debug_check_block(pool: *mut PoolHeader, block: *mut u8, class: usize) {
-    // SAFETY: `pool` is live and initialised (caller's contract).
-    unsafe {
+    /// Debug check that `block` is a block of `class` allocated from this
+    /// pool: catches a wrong layout or a foreign pointer passed to
+    /// `deallocate`.
+    #[cfg(debug_assertions)]
+    pub(crate) fn debug_check_block(self, block: *mut u8, class: usize) {
         assert_eq!(
-            (*pool).size_class as usize,
+            self.size_class() as usize,
             class,
             "deallocate: layout's size class differs from the block's pool"
         );
         assert!(
-            (*pool).ref_count > 0,
+            self.ref_count() > 0,
             "deallocate: pool has no allocated block (double free?)"
         );
-        let offset = block.addr() - pool.addr();
+        let offset = block.addr() - self.as_ptr().addr();
         assert!(
             offset >= POOL_OVERHEAD
-                && offset < (*pool).next_offset as usize
+                && offset < self.next_offset() as usize
                 && (offset - POOL_OVERHEAD).is_multiple_of(class_size(class)),
             "deallocate: pointer is not the start of a carved block"
         );
@@ -263,73 +342,66 @@ pub(crate) unsafe fn debug_check_block(pool: *mut PoolHeader, block: *mut u8, cl
 /// least one allocated block and a non-empty free list).
 ///
 /// pymalloc uses a trick with fake headers so the list is circular; here
-/// the lists are null-terminated, so the fast-path emptiness test is a
+/// the lists are `None`-terminated, so the fast-path emptiness test is a
 /// null check on the head.
 pub(crate) struct UsedPools {
-    heads: [*mut PoolHeader; NUM_SIZE_CLASSES],
+    heads: [Option<PoolRef>; NUM_SIZE_CLASSES],
 }
 
 impl UsedPools {
     /// All lists empty.
     pub(crate) const fn new() -> Self {
         UsedPools {
-            heads: [ptr::null_mut(); NUM_SIZE_CLASSES],
+            heads: [None; NUM_SIZE_CLASSES],
         }
     }
 
-    /// The pool to allocate `class` from next, or null.
+    /// The pool to allocate `class` from next, if any.
     #[inline(always)]
-    pub(crate) fn head(&self, class: usize) -> *mut PoolHeader {
+    pub(crate) fn head(&self, class: usize) -> Option<PoolRef> {
         self.heads[class]
     }
 
     /// Links `pool` at the front of `class`'s list.
     ///
     /// # Safety
-    /// `pool` is a live used pool of `class`, on no list; every pool on the
-    /// list is live.
-    pub(crate) unsafe fn push_front(&mut self, class: usize, pool: *mut PoolHeader) {
+    /// `pool` is a pool initialised for `class`, with a non-empty free list,
+    /// on no list.
+    pub(crate) unsafe fn push_front(&mut self, class: usize, pool: PoolRef) {
+        debug_assert_eq!(
+            pool.size_class() as usize,
+            class,
+            "pool linked on the wrong class list"
+        );
         let head = self.heads[class];
-        // SAFETY: `pool` and the pools on the list are live (caller's
-        // contract).
-        unsafe {
-            debug_assert_eq!(
-                (*pool).size_class as usize,
-                class,
-                "pool linked on the wrong class list"
-            );
-            (*pool).prev = ptr::null_mut();
-            (*pool).next = head;
-            if !head.is_null() {
-                (*head).prev = pool;
-            }
+        pool.set_prev(None);
+        pool.set_next(head);
+        if let Some(head) = head {
+            head.set_prev(Some(pool));
         }
-        self.heads[class] = pool;
+        self.heads[class] = Some(pool);
     }
 
     /// Unlinks `pool` from `class`'s list.
     ///
     /// # Safety
-    /// `pool` is on `class`'s list; every pool on the list is live.
-    pub(crate) unsafe fn unlink(&mut self, class: usize, pool: *mut PoolHeader) {
-        // SAFETY: `pool` and its neighbours are live pools on this list
-        // (caller's contract).
-        unsafe {
-            let (prev, next) = ((*pool).prev, (*pool).next);
-            if prev.is_null() {
+    /// `pool` is on `class`'s list.
+    pub(crate) unsafe fn unlink(&mut self, class: usize, pool: PoolRef) {
+        let (prev, next) = (pool.prev(), pool.next());
+        match prev {
+            None => {
                 debug_assert!(
-                    self.heads[class] == pool,
+                    self.heads[class] == Some(pool),
                     "unlinking a pool that is not on the list"
                 );
                 self.heads[class] = next;
-            } else {
-                (*prev).next = next;
             }
-            if !next.is_null() {
-                (*next).prev = prev;
-            }
-            (*pool).prev = ptr::null_mut();
-            (*pool).next = ptr::null_mut();
+            Some(prev) => prev.set_next(next),
         }
+        if let Some(next) = next {
+            next.set_prev(prev);
+        }
+        pool.set_prev(None);
+        pool.set_next(None);
     }
 }

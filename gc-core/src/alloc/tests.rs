@@ -58,17 +58,16 @@ fn sorted(blocks: &[NonNull<u8>]) -> Vec<usize> {
 
 /// The arena holding `ptr`'s pool.
 fn arena_of(ptr: NonNull<u8>) -> *mut arena::ArenaHeader {
-    // SAFETY: tests only pass live pooled blocks, whose pool header is live.
-    unsafe { (*pool_of(ptr.as_ptr())).arena }
+    // SAFETY: tests only pass live pooled blocks, whose pool is carved.
+    unsafe { PoolRef::of_block(ptr.as_ptr()) }.arena().as_ptr()
 }
 
 /// Checks that at most one arena is idle: the spare, or an arena whose
 /// every taken pool is an empty pool kept on a used list.
 fn check_idle_arenas(a: &Allocator) {
-    let mut kept: Vec<(*mut arena::ArenaHeader, usize)> = Vec::new();
+    let mut kept: Vec<(ArenaRef, usize)> = Vec::new();
     a.for_each_empty_used_pool(|_, pool| {
-        // SAFETY: pools on the used lists are live and initialised.
-        let arena = unsafe { (*pool).arena };
+        let arena = pool.arena();
         match kept.iter_mut().find(|(a, _)| *a == arena) {
             Some((_, n)) => *n += 1,
             None => kept.push((arena, 1)),
@@ -76,8 +75,7 @@ fn check_idle_arenas(a: &Allocator) {
     });
     let idle_kept = kept
         .iter()
-        // SAFETY: the arena of a live pool is live.
-        .filter(|&&(arena, n)| unsafe { arena::pools_taken(arena) } == n)
+        .filter(|&&(arena, n)| arena.pools_taken() == n)
         .count();
     assert!(
         usize::from(a.arenas.has_spare()) + idle_kept <= 1,
@@ -135,7 +133,7 @@ fn fill_pool_then_overflow_into_second_pool() {
     let s = a.stats();
     assert_eq!((s.arenas, s.pools, s.blocks_in_use[0]), (1, 1, cap));
     // The pool is full: it left the used list.
-    assert!(a.used.head(0).is_null());
+    assert!(a.used.head(0).is_none());
 
     let extra = a.allocate(l);
     assert_ne!(
@@ -151,7 +149,7 @@ fn fill_pool_then_overflow_into_second_pool() {
     let freed = blocks[cap / 2];
     // SAFETY: allocated above with `l`.
     unsafe { a.deallocate(freed, l) };
-    assert_eq!(a.used.head(0), pool);
+    assert_eq!(a.used.head(0).map(PoolRef::as_ptr), Some(pool));
     assert_eq!(
         a.allocate(l),
         freed,
@@ -694,8 +692,8 @@ fn single_alloc_free_keeps_its_pool() {
         // SAFETY: allocated above with `l`.
         unsafe { a.deallocate(p, l) };
         assert_eq!(
-            a.used.head(1),
-            pool,
+            a.used.head(1).map(PoolRef::as_ptr),
+            Some(pool),
             "the class's only pool stays on its list, even in an otherwise free arena"
         );
     }
