@@ -367,12 +367,15 @@ impl TrackedHeader {
 
     /// Whether the collector still has to call this object's finalizer
     /// (user code): its type has one and it has not run.
+    ///
+    /// # Safety
+    ///
+    /// `this` is a live tracked object.
     #[inline]
-    pub(crate) fn finalizer_pending(&self) -> bool {
-        // SAFETY: `self` is the prefix of a live tracked object, whose
-        // header follows it.
-        let header = unsafe { Self::header(NonNull::from(self)) };
-        header.has_finalizer() && !self.has(flag::FINALIZED)
+    pub(crate) unsafe fn finalizer_pending(this: NonNull<TrackedHeader>) -> bool {
+        // SAFETY: live (caller's contract): prefix and header are readable
+        // through the pointer (not a reference to the prefix alone).
+        unsafe { Self::header(this).has_finalizer() && !this.as_ref().has(flag::FINALIZED) }
     }
 
     #[inline]

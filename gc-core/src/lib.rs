@@ -36,6 +36,7 @@ pub(crate) mod collect;
 mod control;
 mod finalize;
 mod gc;
+mod gc_from_box;
 mod gc_impls;
 mod header;
 mod heap;

@@ -25,6 +25,111 @@ pub(crate) struct VTable {
     pub(crate) box_offset: usize,
     /// `core::any::type_name` of the value, for diagnostics.
     pub(crate) type_name: fn() -> &'static str,
+    /// The object carries an [`UnsizedTail`] (and `layout`, `box_offset`
+    /// and `type_name` above are unused): it was made from an unsized
+    /// value (`Gc<[T]>`, `Gc<dyn Trait>` from a `Box`), whose size,
+    /// alignment and concrete type only the value's pointer metadata knows.
+    pub(crate) unsized_tail: bool,
+}
+
+/// What a tracked object made from an unsized value keeps right before its
+/// prefix: the collector reaches objects through thin pointers, so the
+/// allocation stores what the wide pointer's metadata says.
+///
+/// ```text
+///  ┌──────────────────────────────┐ ◄ allocation
+///  │ *mut GcBox<T> (wide)  16 B   │   the box pointer with its metadata
+///  │ type_name: &str       16 B   │   UnsizedTail
+///  │ box_offset: usize      8 B   │
+///  │ layout: Layout        16 B   │
+///  │ (padding)                    │
+///  ├──────────────────────────────┤
+///  │ TrackedHeader         32 B   │
+///  ├──────────────────────────────┤ ◄ GcBox<T>
+/// ```
+#[repr(C)]
+pub(crate) struct UnsizedTail {
+    /// `core::any::type_name` of the concrete type (`dyn` erases it).
+    pub(crate) type_name: &'static str,
+    /// Bytes from the allocation's start to the `GcBox`.
+    pub(crate) box_offset: usize,
+    /// Layout of the whole allocation.
+    pub(crate) layout: Layout,
+}
+
+impl UnsizedTail {
+    /// The tail of `node`, which has one.
+    ///
+    /// # Safety
+    ///
+    /// `node` is a live tracked object whose vtable has `unsized_tail`.
+    #[inline]
+    pub(crate) unsafe fn of<'a>(node: NonNull<TrackedHeader>) -> &'a UnsizedTail {
+        // SAFETY: the tail sits right before the prefix in the same
+        // allocation (caller's contract) and is never written after.
+        unsafe { node.cast::<UnsizedTail>().sub(1).as_ref() }
+    }
+
+    /// Bytes an allocation needs before its prefix for the tail and the
+    /// wide pointer to a `GcBox<T>`.
+    pub(crate) const fn bytes_before_prefix<T: ?Sized>() -> usize {
+        size_of::<*mut GcBox<T>>() + size_of::<UnsizedTail>()
+    }
+}
+
+/// The wide box pointer stored in front of the tail of a tracked object
+/// made from an unsized `T`.
+///
+/// # Safety
+///
+/// `boxed` is the `GcBox` of a live tracked object with an unsized tail,
+/// made from a `T`.
+#[inline]
+unsafe fn stored_box<T: ?Sized>(boxed: NonNull<Header>) -> *mut GcBox<T> {
+    // SAFETY: the wide pointer precedes the tail, which precedes the
+    // prefix, all inside the allocation (caller's contract).
+    unsafe {
+        boxed
+            .byte_sub(TRACKED_PREFIX + UnsizedTail::bytes_before_prefix::<T>())
+            .cast::<*mut GcBox<T>>()
+            .read()
+    }
+}
+
+/// Holder of the vtable of tracked objects made from an unsized `T`.
+pub(crate) struct UnsizedVTableOf<T: ?Sized>(core::marker::PhantomData<T>);
+
+impl<T: ?Sized + Trace + 'static> UnsizedVTableOf<T> {
+    pub(crate) const VTABLE: VTable = VTable {
+        trace: trace_unsized::<T>,
+        finalize: finalize_unsized::<T>,
+        drop_value: drop_unsized::<T>,
+        layout: Layout::new::<()>(),
+        box_offset: 0,
+        type_name: core::any::type_name::<T>,
+        unsized_tail: true,
+    };
+}
+
+/// # Safety
+/// As for `stored_box`, and the value is intact.
+unsafe fn trace_unsized<T: ?Sized + Trace>(boxed: NonNull<Header>, tracer: &mut Tracer) {
+    // SAFETY: caller's contract: the stored pointer is the object's box.
+    unsafe { (*stored_box::<T>(boxed)).value.trace(tracer) };
+}
+
+/// # Safety
+/// As for `trace_unsized`.
+unsafe fn finalize_unsized<T: ?Sized + Trace>(boxed: NonNull<Header>) {
+    // SAFETY: caller's contract: the stored pointer is the object's box.
+    unsafe { (*stored_box::<T>(boxed)).value.run_finalizer() };
+}
+
+/// # Safety
+/// As for `drop_value`, on an object with an unsized tail made from a `T`.
+unsafe fn drop_unsized<T: ?Sized + Trace>(boxed: NonNull<Header>) {
+    // SAFETY: caller's contract: the value is dropped exactly once.
+    unsafe { core::ptr::drop_in_place(&raw mut (*stored_box::<T>(boxed)).value) };
 }
 
 /// Allocation layout of a tracked `GcBox<T>`: `(layout, offset of the box)`.
@@ -50,6 +155,7 @@ impl<T: Trace + 'static> VTableOf<T> {
         layout: tracked_layout::<T>().0,
         box_offset: tracked_layout::<T>().1,
         type_name: core::any::type_name::<T>,
+        unsized_tail: false,
     };
 }
 
@@ -77,7 +183,7 @@ unsafe fn drop_value<T: Trace>(boxed: NonNull<Header>) {
     unsafe { core::ptr::drop_in_place(&raw mut (*boxed.cast::<GcBox<T>>().as_ptr()).value) };
 }
 
-/// Start of the allocation holding tracked object `node`.
+/// Start of the allocation holding tracked object `node`, and its layout.
 ///
 /// # Safety
 /// `node` must be a tracked object whose memory is still allocated.
@@ -85,10 +191,14 @@ unsafe fn drop_value<T: Trace>(boxed: NonNull<Header>) {
 pub(crate) unsafe fn allocation_of(node: NonNull<TrackedHeader>) -> (NonNull<u8>, Layout) {
     // SAFETY: the vtable is set at allocation and never changes.
     let vt = unsafe { node.as_ref().vtable };
+    let (box_offset, layout) = if vt.unsized_tail {
+        // SAFETY: the vtable says the object has a tail.
+        let tail = unsafe { UnsizedTail::of(node) };
+        (tail.box_offset, tail.layout)
+    } else {
+        (vt.box_offset, vt.layout)
+    };
     let boxed = TrackedHeader::boxed(node);
     // SAFETY: the box sits `box_offset` bytes into the allocation.
-    (
-        unsafe { boxed.cast::<u8>().byte_sub(vt.box_offset) },
-        vt.layout,
-    )
+    (unsafe { boxed.cast::<u8>().byte_sub(box_offset) }, layout)
 }

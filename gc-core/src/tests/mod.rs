@@ -10,4 +10,5 @@ mod node;
 mod refcount;
 mod resurrection;
 mod soundness;
+mod unsized_values;
 mod weak;
