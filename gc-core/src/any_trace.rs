@@ -32,6 +32,21 @@ pub trait AnyTrace: Trace + Any {}
 
 impl<T: Trace + Any> AnyTrace for T {}
 
+impl core::fmt::Debug for dyn AnyTrace {
+    /// `<TypeName object>`, like Python's default `repr`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc::{AnyTrace, Gc, unsize};
+    /// let any = unsize!(Gc::new(1u8) => dyn AnyTrace);
+    /// assert_eq!(format!("{any:?}"), "<u8 object>");
+    /// ```
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "<{} object>", self.__type_name())
+    }
+}
+
 impl Gc<dyn AnyTrace> {
     /// The handle as a `Gc<T>` if the object's concrete type is `T`,
     /// otherwise the handle back (like `Rc::<dyn Any>::downcast`). A value

@@ -130,7 +130,8 @@ impl<T: Trace + 'static> From<T> for Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// let g = pygc_core::Gc::from(String::from("s"));
+    /// use pygc::Gc;
+    /// let g: Gc<String> = Gc::from(String::from("s"));
     /// assert_eq!(*g, "s");
     /// ```
     fn from(value: T) -> Self {
