@@ -306,6 +306,65 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
         this.header().is_tracked()
     }
 
+    /// The tracked prefix, if the object has one.
+    #[inline]
+    pub(crate) fn tracked_prefix(this: &Self) -> Option<&TrackedHeader> {
+        // SAFETY: tracked objects carry the prefix, alive as long as the
+        // handle; it is only accessed through `Cell`s.
+        this.header()
+            .is_tracked()
+            .then(|| unsafe { Gc::tracked_header(this).as_ref() })
+    }
+
+    /// Consumes the handle, returning the pointer to the value (like
+    /// `Rc::into_raw`). The strong count stays: turn the pointer back into
+    /// a handle with [`Gc::from_raw`], or the object leaks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc::Gc;
+    /// let raw = Gc::into_raw(Gc::new(5));
+    /// // SAFETY: `raw` came from `Gc::into_raw` and is used once.
+    /// let back = unsafe { Gc::from_raw(raw) };
+    /// assert_eq!(*back, 5);
+    /// ```
+    pub fn into_raw(this: Self) -> *const T {
+        let this = ManuallyDrop::new(this);
+        Gc::as_ptr(&this)
+    }
+
+    /// Rebuilds the handle [`Gc::into_raw`] returned (like `Rc::from_raw`).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` was returned by `Gc::<U>::into_raw` with `U` the same type as
+    /// `T` (or `T` a `dyn` type `U` coerces to, through `unsize!`-compatible
+    /// pointer metadata), on this thread, its value was not dropped by the
+    /// cycle collector, and each such pointer is turned back at most once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc::Gc;
+    /// let raw: *const str = Gc::into_raw(Gc::<str>::from("spam"));
+    /// // SAFETY: `raw` came from `Gc::into_raw` and is used once.
+    /// let back = unsafe { Gc::from_raw(raw) };
+    /// assert_eq!(&*back, "spam");
+    /// ```
+    pub unsafe fn from_raw(ptr: *const T) -> Self {
+        // The value sits after the 8-byte header, aligned to its type (the
+        // `GcBox` is `repr(C)`); the value is alive, so its alignment can
+        // be read through a reference.
+        // SAFETY: caller's contract: a live value of a `Gc` allocation.
+        let offset = size_of::<Header>().next_multiple_of(align_of_val(unsafe { &*ptr }));
+        // SAFETY: the box starts `offset` bytes before the value, in the
+        // same allocation; the pointer keeps the value's metadata.
+        let boxed = unsafe { ptr.byte_sub(offset) } as *mut GcBox<T>;
+        // SAFETY: derived from a non-null value pointer.
+        Gc::from_box(unsafe { NonNull::new_unchecked(boxed) })
+    }
+
     /// The tracked prefix. Only meaningful for a tracked object.
     #[inline]
     pub(crate) fn tracked_header(this: &Self) -> NonNull<TrackedHeader> {

@@ -103,6 +103,9 @@ pub(crate) mod flag {
     pub(crate) const WEAK_CLEARED: u32 = 1 << 3;
     /// The mark phase's list walk has passed this object.
     pub(crate) const VISITED: u32 = 1 << 5;
+    /// A `GcMut` guard lends the value out mutably: the collector must not
+    /// trace it (its edges count as references from outside).
+    pub(crate) const LENT_MUT: u32 = 1 << 4;
     /// The strong count went down without reaching 0 since the last full
     /// collection examined the object: it may be part of a garbage cycle
     /// (see `collect::candidates`).

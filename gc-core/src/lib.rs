@@ -38,6 +38,7 @@ mod finalize;
 mod gc;
 mod gc_from_box;
 mod gc_impls;
+mod gc_mut;
 mod header;
 mod heap;
 pub(crate) mod list;
@@ -63,6 +64,7 @@ pub use control::{
 };
 pub use finalize::Finalize;
 pub use gc::Gc;
+pub use gc_mut::GcMut;
 pub use stats::{GenerationStats, HeapStats};
 pub use trace::{Trace, Tracer};
 pub use trace_impls::NoGc;

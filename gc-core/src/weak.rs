@@ -54,6 +54,59 @@ impl<T: Trace + 'static> Weak<T> {
     }
 }
 
+impl<T: Trace + 'static> Weak<T> {
+    /// Consumes the handle, returning a pointer to where the value is (or
+    /// was), like `rc::Weak::into_raw`. The weak count stays: turn the
+    /// pointer back with [`Weak::from_raw`], or the block leaks. (Only for
+    /// sized `T`: the value's offset in the block must be known without
+    /// reading a value that may be gone.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc::{Gc, Weak};
+    /// let strong = Gc::new(5);
+    /// let raw = Weak::into_raw(Gc::downgrade(&strong));
+    /// // SAFETY: `raw` came from `Weak::into_raw` and is used once.
+    /// let weak = unsafe { Weak::from_raw(raw) };
+    /// assert_eq!(weak.upgrade().map(|g| *g), Some(5));
+    /// ```
+    pub fn into_raw(this: Self) -> *const T {
+        let this = core::mem::ManuallyDrop::new(this);
+        this.ptr
+            .as_ptr()
+            .cast::<u8>()
+            .wrapping_byte_add(core::mem::offset_of!(GcBox<T>, value))
+            .cast()
+    }
+
+    /// Rebuilds the handle [`Weak::into_raw`] returned.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` was returned by `Weak::<T>::into_raw` on this thread, and each
+    /// such pointer is turned back at most once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc::Weak;
+    /// let raw = Weak::into_raw(Weak::<u8>::new());
+    /// // SAFETY: `raw` came from `Weak::into_raw` and is used once.
+    /// assert!(unsafe { Weak::from_raw(raw) }.upgrade().is_none());
+    /// ```
+    pub unsafe fn from_raw(ptr: *const T) -> Self {
+        let boxed = ptr
+            .cast::<u8>()
+            .wrapping_byte_sub(core::mem::offset_of!(GcBox<T>, value))
+            .cast::<GcBox<T>>()
+            .cast_mut();
+        // SAFETY: `into_raw` offset a non-null box pointer (or the dangling
+        // `Weak::new` address) by the same amount.
+        Weak::from_box(unsafe { NonNull::new_unchecked(boxed) })
+    }
+}
+
 impl<T: Trace + 'static> Default for Weak<T> {
     /// Same as [`Weak::new`].
     ///

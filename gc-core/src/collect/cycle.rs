@@ -222,7 +222,14 @@ unsafe fn has_external_refs(node: NonNull<TrackedHeader>, held: u32) -> bool {
 #[inline]
 unsafe fn trace_object(node: NonNull<TrackedHeader>, pass: &mut PassState) {
     // SAFETY: caller's contract.
-    let vtable = unsafe { node.as_ref().vtable };
+    let object = unsafe { node.as_ref() };
+    if object.has(flag::LENT_MUT) {
+        // A `GcMut` holds `&mut` to the value: reading it would alias that
+        // borrow. Not tracing only hides edges (like a mutably borrowed
+        // `RefCell`): what the value owns stays reachable this round.
+        return;
+    }
+    let vtable = object.vtable;
     pass.tracing = vtable.type_name;
     pass.tracing_addr = node.as_ptr().addr();
     // SAFETY: value intact (caller).
