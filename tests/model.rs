@@ -1,12 +1,13 @@
-//! Model-based property test: random graphs of `Gc<Node>` with random root
-//! sets, edge changes, drops and collections, checked after every step
-//! against a plain reference-counting-plus-reachability model.
+//! Model-based property test: random graphs of `Gc<dyn Vertex>` (two
+//! concrete node types behind a trait object, one with a finalizer) with
+//! random root sets, edge changes, drops and collections, checked after
+//! every step against a plain reference-counting-plus-reachability model.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use pygc::{Gc, Trace};
+use pygc::{Finalize, Gc, Trace, unsize};
 
 thread_local! {
     static LIVE: RefCell<BTreeSet<usize>> = const { RefCell::new(BTreeSet::new()) };
@@ -26,16 +27,57 @@ impl Drop for Id {
     }
 }
 
+/// What the graph's objects are, behind `Gc<dyn Vertex>`.
+trait Vertex: Trace {
+    fn id(&self) -> usize;
+    fn edges(&self) -> &RefCell<Vec<Gc<dyn Vertex>>>;
+}
+
 #[derive(Trace)]
 struct Node {
     #[trace(skip)]
     id: Id,
-    edges: RefCell<Vec<Gc<Node>>>,
+    edges: RefCell<Vec<Gc<dyn Vertex>>>,
 }
+
+/// The same with a finalizer, so garbage takes both of the collector's
+/// paths.
+#[derive(Trace)]
+#[trace(finalize)]
+struct Finalized {
+    #[trace(skip)]
+    id: Id,
+    edges: RefCell<Vec<Gc<dyn Vertex>>>,
+}
+
+impl Finalize for Finalized {
+    fn finalize(&self) {
+        assert!(
+            LIVE.with(|l| l.borrow().contains(&self.id.0)),
+            "finalized after drop"
+        );
+    }
+}
+
+macro_rules! vertex {
+    ($($ty:ident),*) => {$(
+        impl Vertex for $ty {
+            fn id(&self) -> usize {
+                self.id.0
+            }
+            fn edges(&self) -> &RefCell<Vec<Gc<dyn Vertex>>> {
+                &self.edges
+            }
+        }
+    )*};
+}
+
+vertex!(Node, Finalized);
 
 #[derive(Clone, Debug)]
 enum Op {
-    New,
+    /// A new object; `true`: of the type with a finalizer.
+    New(bool),
     Link(usize, usize),
     Unlink(usize, usize),
     Descend(usize, usize),
@@ -45,7 +87,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => Just(Op::New),
+        3 => any::<bool>().prop_map(Op::New),
         4 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Link(a, b)),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Unlink(a, b)),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Descend(a, b)),
@@ -107,28 +149,30 @@ fn live() -> BTreeSet<usize> {
 
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let mut model = Model::default();
-    let mut roots: Vec<Gc<Node>> = Vec::new();
+    let mut roots: Vec<Gc<dyn Vertex>> = Vec::new();
     let mut next_id = 0;
     for op in ops {
         match *op {
-            Op::New => {
+            Op::New(finalized) => {
                 LIVE.with(|l| l.borrow_mut().insert(next_id));
-                roots.push(Gc::new(Node {
-                    id: Id(next_id),
-                    edges: RefCell::new(Vec::new()),
-                }));
+                let (id, edges) = (Id(next_id), RefCell::new(Vec::new()));
+                roots.push(if finalized {
+                    unsize!(Gc::new(Finalized { id, edges }) => dyn Vertex)
+                } else {
+                    unsize!(Gc::new(Node { id, edges }) => dyn Vertex)
+                });
                 model.edges.insert(next_id, Vec::new());
                 next_id += 1;
             }
             Op::Link(a, b) if !roots.is_empty() => {
                 let (from, to) = (&roots[a % roots.len()], &roots[b % roots.len()]);
-                from.edges.borrow_mut().push(to.clone());
-                model.edges.get_mut(&from.id.0).unwrap().push(to.id.0);
+                from.edges().borrow_mut().push(to.clone());
+                model.edges.get_mut(&from.id()).unwrap().push(to.id());
             }
             Op::Unlink(a, e) if !roots.is_empty() => {
                 let from = &roots[a % roots.len()];
                 let removed = {
-                    let mut edges = from.edges.borrow_mut();
+                    let mut edges = from.edges().borrow_mut();
                     let len = edges.len();
                     if len == 0 {
                         None
@@ -137,15 +181,15 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                     }
                 };
                 if let Some(to) = removed {
-                    let list = model.edges.get_mut(&from.id.0).unwrap();
-                    let pos = list.iter().position(|&t| t == to.id.0).unwrap();
+                    let list = model.edges.get_mut(&from.id()).unwrap();
+                    let pos = list.iter().position(|&t| t == to.id()).unwrap();
                     list.remove(pos);
                     drop(to);
                 }
             }
             Op::Descend(a, e) if !roots.is_empty() => {
                 let child = {
-                    let edges = roots[a % roots.len()].edges.borrow();
+                    let edges = roots[a % roots.len()].edges().borrow();
                     (!edges.is_empty()).then(|| edges[e % edges.len()].clone())
                 };
                 roots.extend(child);
@@ -156,7 +200,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::Collect(generation) => {
                 let before = model.alive();
-                let root_ids: Vec<usize> = roots.iter().map(|g| g.id.0).collect();
+                let root_ids: Vec<usize> = roots.iter().map(|g| g.id()).collect();
                 let reachable = model.reachable(&root_ids);
                 let found = pygc::collect_generation(generation);
                 let now = live();
@@ -175,7 +219,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             }
             _ => {}
         }
-        let root_ids: Vec<usize> = roots.iter().map(|g| g.id.0).collect();
+        let root_ids: Vec<usize> = roots.iter().map(|g| g.id()).collect();
         model.refcount_free(&root_ids);
         prop_assert_eq!(live(), model.alive(), "after {:?}", op);
     }
