@@ -9,4 +9,5 @@ mod node;
 mod refcount;
 mod resurrection;
 mod soundness;
+mod std_impls;
 mod weak;
