@@ -600,3 +600,52 @@ fn bounds() {
     };
     assert_eq!(*group.members[0], 5);
 }
+
+/// A marker generic over any type: `Trace` without bounds on `T`.
+#[derive(Trace)]
+struct Marker<T: ?Sized>(PhantomData<T>);
+
+trait Shape: Trace {
+    fn sides(&self) -> u8;
+}
+
+#[derive(Trace)]
+struct Square(Option<Gc<Square>>);
+
+impl Shape for Square {
+    fn sides(&self) -> u8 {
+        4
+    }
+}
+
+/// The derive's checks (trait objects, type parameters, named types) assert
+/// `Trace` only where the field's own impl needs it: no false errors.
+#[derive(Trace)]
+#[trace(bound = "")]
+struct Checked<T> {
+    shapes: Vec<Box<dyn Shape>>,
+    slot: RefCell<Option<Box<dyn Shape>>>,
+    // Neither `dyn Debug` nor `T` is `Trace`; the markers are.
+    debug: Marker<dyn std::fmt::Debug>,
+    param: Marker<T>,
+    shared: Rc<str>,
+    pair: (u8, [Option<String>; 2]),
+}
+
+#[test]
+fn checks_assert_only_what_the_field_needs() {
+    assert!(may::<Checked<Rc<u8>>>());
+    let square = Gc::new(Square(None));
+    let checked = Checked::<std::cell::UnsafeCell<u8>> {
+        shapes: vec![Box::new(Square(Some(square.clone())))],
+        slot: RefCell::new(None),
+        debug: Marker(PhantomData),
+        param: Marker(PhantomData),
+        shared: Rc::from("s"),
+        pair: (1, [None, Some(String::new())]),
+    };
+    assert_eq!(checked.shapes[0].sides(), 4);
+    assert!(checked.slot.borrow().is_none());
+    assert_eq!(&*checked.shared, "s");
+    assert_eq!(checked.pair.0, 1);
+}

@@ -34,6 +34,7 @@ mod any_trace;
 mod callbacks;
 pub(crate) mod collect;
 mod control;
+mod derive_checks;
 mod finalize;
 mod gc;
 mod gc_from_box;
@@ -72,6 +73,10 @@ pub use trace_impls::NoGc;
 /// Items the derive's generated code names; not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::derive_checks::{
+        __TraceTraitObject, __TraceType, __TraceTypeParam, Identity, assert_trait_object,
+        assert_type, assert_type_param,
+    };
     pub use crate::trace::{TYPE_NESTING_BUDGET, TypeFacts};
     pub use crate::unsize::Unsize;
 }

@@ -15,6 +15,7 @@ use syn::visit::Visit;
 use syn::{DeriveInput, Generics, Ident, Type, WherePredicate};
 
 use crate::ast::{Container, Data, Field, Style, Variant};
+use crate::checks;
 use crate::ctxt::Ctxt;
 use crate::valid;
 
@@ -65,6 +66,10 @@ fn impl_trace(cont: &Container<'_>) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
     let traced_fields: Vec<&Field<'_>> = cont.all_fields().filter(|f| !f.attrs.skip).collect();
+    // Asserted in every body that names the field types, so each body's
+    // report of a missing impl is the targeted one (see `checks`).
+    let params: HashSet<&Ident> = cont.generics.type_params().map(|p| &p.ident).collect();
+    let checks = checks::field_checks(&params, traced_fields.iter().map(|f| f.ty), &krate);
     let tracer = Ident::new(
         if traced_fields.is_empty() {
             "_tracer"
@@ -87,9 +92,16 @@ fn impl_trace(cont: &Container<'_>) -> TokenStream {
         may_contain_gc(cont, &traced_fields, &krate, &budget)
     };
     let value_facts = value_facts(cont, &may_contain_gc, &krate);
-    let budget_param = match may_contain_gc {
-        Facts::Fields(_) => budget.clone(),
-        _ => Ident::new("_budget", Span::mixed_site()),
+    let (budget_param, may_contain_gc_checks) = match may_contain_gc {
+        Facts::Fields(_) => (budget.clone(), checks.clone()),
+        _ => (
+            Ident::new("_budget", Span::mixed_site()),
+            TokenStream::new(),
+        ),
+    };
+    let value_facts_checks = match (&cont.data, &may_contain_gc) {
+        (Data::Struct(_), Facts::Fields(_)) => checks.clone(),
+        _ => TokenStream::new(),
     };
     let may_contain_gc = may_contain_gc.into_tokens();
     let body = if traced_fields.is_empty() {
@@ -114,6 +126,7 @@ fn impl_trace(cont: &Container<'_>) -> TokenStream {
         unsafe impl #impl_generics #krate::Trace for #ident #ty_generics #where_clause {
             #[inline]
             fn trace(&self, #tracer: &mut #krate::Tracer) {
+                #checks
                 #body
             }
 
@@ -124,6 +137,7 @@ fn impl_trace(cont: &Container<'_>) -> TokenStream {
 
             #[inline]
             fn __may_contain_gc_within(#budget_param: u32) -> bool {
+                #may_contain_gc_checks
                 #may_contain_gc
             }
 
@@ -134,6 +148,7 @@ fn impl_trace(cont: &Container<'_>) -> TokenStream {
 
             #[inline]
             fn __value_facts(&self) -> #krate::__private::TypeFacts {
+                #value_facts_checks
                 #value_facts
             }
 
@@ -553,6 +568,58 @@ mod tests {
             out.contains("compile_error") && !out.contains("impl"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn checks_classify_field_types() {
+        let out = expand(
+            "struct S<T> { a: T, b: Vec<Box<dyn Shape>>, c: Option<Local>, d: Rc<Foreign>, \
+             e: PhantomData<dyn Any>, f: Wrapper<dyn Any>, g: T::Assoc, h: &'static dyn X, \
+             #[trace(skip)] i: Skipped }",
+        );
+        // The assertion statements, each as `assert_<kind> :: < < Type as`.
+        let asserts: Vec<&str> = out
+            .split("let _ = :: pygc :: __private :: ")
+            .skip(1)
+            .map(|rest| {
+                rest.split(" :: pygc :: __private :: Identity")
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        let count = |prefix: &str| asserts.iter().filter(|a| a.starts_with(prefix)).count();
+        // Only `trace` names the field types here (the skipped field makes
+        // `may_contain_gc` a plain `true`).
+        assert_eq!(count("assert_type_param :: < < T as"), 1, "{asserts:?}");
+        assert_eq!(
+            count("assert_trait_object :: < < dyn Shape as"),
+            1,
+            "{asserts:?}"
+        );
+        // `c` (`Local`) and `f` (`Wrapper<dyn Any>`, not looked into).
+        assert_eq!(count("assert_type :: < < Local as"), 1, "{asserts:?}");
+        assert_eq!(
+            count("assert_type :: < < Wrapper < dyn Any > as"),
+            1,
+            "{asserts:?}"
+        );
+        assert_eq!(asserts.len(), 4, "{asserts:?}");
+        // Every body that names a field type asserts: `trace`,
+        // `__may_contain_gc_within` and a struct's `__value_facts`.
+        let out = expand("struct S { a: Local }");
+        assert_eq!(
+            out.matches("__private :: assert_type ::").count(),
+            3,
+            "{out}"
+        );
+        let out = expand("enum E { A(Local) }");
+        assert_eq!(
+            out.matches("__private :: assert_type ::").count(),
+            2,
+            "{out}"
+        );
+        // Nothing traced, nothing checked.
+        assert!(!expand("struct S { #[trace(skip)] a: File }").contains("assert_"));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! The pipeline, one stage per file: `ast.rs` reads the input, `attr.rs`
 //! parses `#[trace(...)]`, `valid.rs` rejects what cannot be derived (all
 //! problems are collected in `ctxt.rs` and reported together), `expand.rs`
-//! generates the impl — or, on error, the errors plus a fallback impl so one
+//! generates the impl (with `checks.rs`'s assertions, which give a field
+//! type that is not `Trace` a message for its kind of type) — or, on error, the errors plus a fallback impl so one
 //! mistake does not cascade.
 //!
 //! # Examples
@@ -28,6 +29,7 @@
 
 mod ast;
 mod attr;
+mod checks;
 mod ctxt;
 mod expand;
 mod valid;
@@ -72,7 +74,11 @@ use proc_macro::TokenStream;
 ///
 /// Unions, `#[repr(packed)]` types, unknown keys, keys in the wrong place,
 /// untraceable pointer fields without `skip`, and fields whose type is not
-/// `Trace` are compile errors spanned on the offending tokens.
+/// `Trace` are compile errors spanned on the offending tokens. For a field
+/// type that is not `Trace` the message fits its kind: a type parameter
+/// needs a `T: Trace` bound, a trait object's trait needs `Trace` as a
+/// supertrait, and a named type needs the derive (your own type) or a
+/// newtype or `#[trace(skip)]` (a foreign type).
 ///
 /// # Examples
 ///

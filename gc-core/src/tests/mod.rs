@@ -11,5 +11,6 @@ mod node;
 mod refcount;
 mod resurrection;
 mod soundness;
+mod std_impls;
 mod unsized_values;
 mod weak;
