@@ -387,9 +387,20 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
         this.header().is_value_dropped()
     }
 
+    /// Whether the value can no longer be read: the collector dropped it
+    /// and dropping changed it. A type without drop glue
+    /// (`!needs_drop::<T>()`, e.g. `u64`) is left intact by `drop_in_place`,
+    /// so its handles skip the check (and a `Gc<u64>` deref costs what an
+    /// `Rc<u64>` one does).
+    #[inline]
+    fn is_value_gone(this: &Self) -> bool {
+        core::mem::needs_drop::<T>() && Gc::is_value_dropped(this)
+    }
+
     /// Returns a reference to the value, or `None` when the cycle collector
     /// already dropped it (only observable from a `Drop` or from a handle a
-    /// `Drop` smuggled out of a collected cycle).
+    /// `Drop` smuggled out of a collected cycle). A value without drop glue
+    /// is left intact by its drop and stays readable.
     ///
     /// # Examples
     ///
@@ -399,7 +410,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn try_deref(this: &Self) -> Option<&T> {
-        if Gc::is_value_dropped(this) {
+        if Gc::is_value_gone(this) {
             None
         } else {
             // SAFETY: the value is alive (strong count > 0, not dropped by
@@ -538,7 +549,7 @@ impl<T: ?Sized + Trace + 'static> Deref for Gc<T> {
     #[inline]
     #[track_caller]
     fn deref(&self) -> &T {
-        if Gc::is_value_dropped(self) {
+        if Gc::is_value_gone(self) {
             value_dropped();
         }
         // SAFETY: the value is alive while a strong handle exists and the

@@ -116,6 +116,13 @@ pub(crate) struct Allocator {
     /// since (then its `ref_count` is not 0). Never dangling: cleared
     /// whenever that pool goes back to its arena.
     kept: [Option<PoolRef>; NUM_SIZE_CLASSES],
+    /// An arena the last `limit_idle_arenas` found to be the only arena
+    /// that is or may become idle: until a pool goes back to an arena (the
+    /// only way an arena can become the spare or be freed), emptying pools
+    /// of this arena cannot make a second arena idle, so the check is
+    /// skipped — which keeps allocating and freeing one object at a time
+    /// as cheap as it was. Only compared, never read through.
+    idle_ok: Option<ArenaRef>,
     /// Bytes requested by live large objects.
     large_bytes: usize,
     /// Number of live large objects.
@@ -129,6 +136,7 @@ impl Allocator {
             used: UsedPools::new(),
             arenas: Arenas::new(),
             kept: [None; NUM_SIZE_CLASSES],
+            idle_ok: None,
             large_bytes: 0,
             large_count: 0,
         }
@@ -258,6 +266,7 @@ impl Allocator {
         if self.kept[class] == Some(pool) {
             self.kept[class] = None;
         }
+        self.idle_ok = None;
         // SAFETY: caller's contract; the pool leaves the used list before
         // its arena takes it back.
         unsafe {
@@ -327,7 +336,8 @@ impl Allocator {
     unsafe fn pool_emptied(&mut self, block: *mut u8, class: usize) {
         // SAFETY: `block` is a block of a carved pool (caller's contract).
         let pool = unsafe { PoolRef::of_block(block) };
-        let may_idle = pool.arena().pools_taken() <= NUM_SIZE_CLASSES + 1;
+        let arena = pool.arena();
+        let may_idle = arena.pools_taken() <= NUM_SIZE_CLASSES + 1;
         // pymalloc hands an emptied pool back to its arena at once, so a
         // program that allocates and frees one object at a time takes and
         // returns a pool on every allocation. The class's only pool stays
@@ -342,17 +352,21 @@ impl Allocator {
         }
         // An arena can only have become idle if, besides kept pools (at most
         // one per class), it held no pool but this one.
-        if may_idle {
-            self.limit_idle_arenas();
+        if may_idle && self.idle_ok != Some(arena) {
+            self.limit_idle_arenas(arena);
         }
     }
 
     /// Keeps at most one idle arena (see the module docs): while the spare
     /// and the arenas holding nothing but kept empty pools number more than
-    /// one, the kept pools of one such arena go back to it.
+    /// one, the kept pools of one such arena go back to it. `current` is the
+    /// arena of the pool just emptied; it becomes `idle_ok` if no other
+    /// arena is idle.
     #[cold]
     #[inline(never)]
-    fn limit_idle_arenas(&mut self) {
+    fn limit_idle_arenas(&mut self, current: ArenaRef) {
+        // Whether an arena went back (`current` may be gone then).
+        let mut gave_back = false;
         loop {
             // (arena, kept empty pools in it), for arenas with one.
             let mut with_kept = [(None::<ArenaRef>, 0usize); NUM_SIZE_CLASSES];
@@ -386,6 +400,8 @@ impl Allocator {
                 }
             }
             if idle <= 1 {
+                let only_current = idle == 0 || victim == Some(current);
+                self.idle_ok = (only_current && !gave_back).then_some(current);
                 return;
             }
             for class in 0..NUM_SIZE_CLASSES {
@@ -398,6 +414,7 @@ impl Allocator {
                     // (checked when counting) and is on its class's list, so
                     // it may go back; `kept[class]` is cleared with it.
                     unsafe { self.give_back(class, pool) };
+                    gave_back = true;
                 }
             }
         }
