@@ -274,18 +274,8 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// ```
     pub fn type_name(this: &Self) -> &'static str {
         if this.header().is_tracked() {
-            let node = Gc::tracked_header(this);
-            // SAFETY: tracked: the prefix, its vtable and its unsized tail
-            // (both fixed at allocation from the concrete value) outlive
-            // every handle; this works for a value the collector dropped.
-            unsafe {
-                let vtable = node.as_ref().vtable;
-                if vtable.unsized_tail {
-                    crate::vtable::UnsizedTail::of(node).type_name
-                } else {
-                    (vtable.type_name)()
-                }
-            }
+            // SAFETY: tracked, and the handle keeps the memory allocated.
+            unsafe { crate::vtable::type_name_of(Gc::tracked_header(this)) }
         } else {
             // Untracked values are never dropped under a strong handle.
             (**this).__type_name()

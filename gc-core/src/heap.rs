@@ -56,6 +56,13 @@ pub(crate) struct Heap {
     pub(crate) drop_depth: Cell<u32>,
     /// The thread is exiting: no automatic collection any more.
     pub(crate) torn_down: Cell<bool>,
+    /// `pygc::set_debug`.
+    pub(crate) debug: Cell<crate::introspect::DebugFlags>,
+    /// What `DebugFlags::SAVEALL` kept (`gc.garbage`): objects the list
+    /// holds one strong count of each.
+    pub(crate) garbage: Cell<Vec<NonNull<crate::header::TrackedHeader>>>,
+    /// The counts `census_growth` compares with.
+    pub(crate) census_last: core::cell::RefCell<std::collections::HashMap<&'static str, usize>>,
 }
 
 thread_local! {
@@ -111,6 +118,9 @@ impl Heap {
             mark_stack: Cell::new(Vec::new()),
             drop_depth: Cell::new(0),
             torn_down: Cell::new(false),
+            debug: Cell::new(crate::introspect::DebugFlags::empty()),
+            garbage: Cell::new(Vec::new()),
+            census_last: core::cell::RefCell::new(std::collections::HashMap::new()),
         }
     }
 

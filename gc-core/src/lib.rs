@@ -42,6 +42,7 @@ mod gc_impls;
 mod gc_mut;
 mod header;
 mod heap;
+mod introspect;
 pub(crate) mod list;
 mod mark_stack;
 mod panic;
@@ -66,6 +67,10 @@ pub use control::{
 pub use finalize::Finalize;
 pub use gc::Gc;
 pub use gc_mut::GcMut;
+pub use introspect::{
+    DebugFlags, backref_chain, census, census_growth, clear_garbage, debug, garbage, objects,
+    referents, referrers, set_debug, to_dot,
+};
 pub use stats::{GenerationStats, HeapStats};
 pub use trace::{Trace, Tracer};
 pub use trace_impls::NoGc;

@@ -7,6 +7,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
+use crate::any_trace::AnyTrace;
 use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader};
 use crate::trace::{Trace, Tracer};
 
@@ -30,7 +31,14 @@ pub(crate) struct VTable {
     /// value (`Gc<[T]>`, `Gc<dyn Trait>` from a `Box`), whose size,
     /// alignment and concrete type only the value's pointer metadata knows.
     pub(crate) unsized_tail: bool,
+    /// The object's box as a `GcBox<dyn AnyTrace>` (for introspection's
+    /// handles); `None` for objects made from unsized values, which have
+    /// no `AnyTrace` vtable.
+    pub(crate) as_any: Option<AsAny>,
 }
+
+/// See [`VTable::as_any`].
+pub(crate) type AsAny = unsafe fn(NonNull<Header>) -> NonNull<GcBox<dyn AnyTrace>>;
 
 /// What a tracked object made from an unsized value keeps right before its
 /// prefix: the collector reaches objects through thin pointers, so the
@@ -108,6 +116,7 @@ impl<T: ?Sized + Trace + 'static> UnsizedVTableOf<T> {
         box_offset: 0,
         type_name: core::any::type_name::<T>,
         unsized_tail: true,
+        as_any: None,
     };
 }
 
@@ -156,7 +165,18 @@ impl<T: Trace + 'static> VTableOf<T> {
         box_offset: tracked_layout::<T>().1,
         type_name: core::any::type_name::<T>,
         unsized_tail: false,
+        as_any: Some(as_any::<T>),
     };
+}
+
+/// The box of a `T` object, viewed as a `GcBox<dyn AnyTrace>`.
+///
+/// # Safety
+/// `boxed` is the `GcBox<T>` of an object (live memory).
+unsafe fn as_any<T: Trace + 'static>(boxed: NonNull<Header>) -> NonNull<GcBox<dyn AnyTrace>> {
+    // An unsizing coercion: same address, `T`'s `AnyTrace` vtable.
+    let typed: NonNull<GcBox<T>> = boxed.cast();
+    typed
 }
 
 /// # Safety
@@ -201,4 +221,22 @@ pub(crate) unsafe fn allocation_of(node: NonNull<TrackedHeader>) -> (NonNull<u8>
     let boxed = TrackedHeader::boxed(node);
     // SAFETY: the box sits `box_offset` bytes into the allocation.
     (unsafe { boxed.cast::<u8>().byte_sub(box_offset) }, layout)
+}
+
+/// `core::any::type_name` of the concrete type of tracked object `node`
+/// (also for a value the collector dropped).
+///
+/// # Safety
+/// `node` is a tracked object whose memory is still allocated.
+pub(crate) unsafe fn type_name_of(node: NonNull<TrackedHeader>) -> &'static str {
+    // SAFETY: the vtable and the unsized tail are fixed at allocation and
+    // live as long as the memory (caller's contract).
+    unsafe {
+        let vtable = node.as_ref().vtable;
+        if vtable.unsized_tail {
+            UnsizedTail::of(node).type_name
+        } else {
+            (vtable.type_name)()
+        }
+    }
 }

@@ -214,6 +214,21 @@ unsafe fn has_external_refs(node: NonNull<TrackedHeader>, held: u32) -> bool {
     strong.saturating_sub(held) > h.internal_refs()
 }
 
+/// The tracked objects `node`'s value references, in visit order, each as
+/// often as it is visited (introspection; the collector's own passes do not
+/// use this). A value lent out by a `GcMut` reports nothing.
+///
+/// # Safety
+///
+/// `node` is live, its value intact, and no graph pass is running (user
+/// code never runs during one, so introspection cannot be called there).
+pub(crate) unsafe fn referents_of(node: NonNull<TrackedHeader>) -> MarkStack {
+    let mut pass = PassState::collecting();
+    // SAFETY: caller's contract.
+    unsafe { trace_object(node, &mut pass) };
+    pass.into_stack()
+}
+
 /// Traces one object, reporting its edges to `pass`.
 ///
 /// # Safety

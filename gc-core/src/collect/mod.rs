@@ -97,8 +97,12 @@ impl Heap {
         };
         self.callbacks
             .invoke(CollectPhase::Start, &info, &mut panic);
+        let stats_line = crate::introspect::StatsLine::start(self, generation);
         let outcome = self.collect_main(generation, scan, &mut panic);
         let collected = *outcome.as_ref().unwrap_or(&0);
+        if let Some(line) = stats_line {
+            line.finish(self, collected, 0);
+        }
         let stats = &self.stats[generation];
         stats.set(GenerationStats {
             collections: stats.get().collections + 1,
@@ -201,6 +205,17 @@ impl Heap {
         // other old code).
         self.gens
             .promote_survivors(generation, deduced.survivors, codes.survivor);
+        if self
+            .debug
+            .get()
+            .contains(crate::introspect::DebugFlags::SAVEALL)
+        {
+            return Ok(unreachable::save_unreachable(
+                self,
+                generation::Generations::next(generation),
+                codes.survivor,
+            ));
+        }
         Ok(unreachable::handle_unreachable(
             self,
             generation::Generations::next(generation),

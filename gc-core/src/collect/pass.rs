@@ -19,6 +19,9 @@ pub(super) enum TraceAction {
     SubtractRefs,
     /// `mark_reachable`: a reachable object's referents are reachable too.
     MarkReachable,
+    /// Introspection (`pygc::referents` and friends), outside any
+    /// collection: every tracked referent is recorded, in visit order.
+    Collect,
 }
 
 /// The state of one graph pass, borrowed by every
@@ -62,6 +65,14 @@ impl PassState {
         }
     }
 
+    /// A pass that records every tracked referent (introspection): read
+    /// them with [`into_stack`](Self::into_stack).
+    pub(super) fn collecting() -> Self {
+        let mut pass = PassState::new(u32::MAX, 0, MarkStack::new());
+        pass.action = TraceAction::Collect;
+        pass
+    }
+
     /// The mark stack lent by [`new`](Self::new).
     pub(super) fn into_stack(self) -> MarkStack {
         self.stack
@@ -92,6 +103,7 @@ impl PassState {
                     h.set_internal_refs(internal);
                 }
             }
+            TraceAction::Collect => self.stack.push(node),
             TraceAction::MarkReachable => {
                 if !h.has(flag::REACHABLE) {
                     h.set(flag::REACHABLE);

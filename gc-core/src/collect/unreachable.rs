@@ -76,7 +76,16 @@ pub(crate) fn handle_unreachable(
         deduced.unreachable
     };
 
-    // 4. Drop the values.
+    // 4. Drop the values (`DebugFlags::COLLECTABLE` logs them first).
+    if heap
+        .debug
+        .get()
+        .contains(crate::introspect::DebugFlags::COLLECTABLE)
+    {
+        for_each(pending, |node| {
+            crate::introspect::log_collectable(heap, node)
+        });
+    }
     for_each(pending, |node| {
         // SAFETY: live (held).
         let h = unsafe { node.as_ref() };
@@ -205,4 +214,38 @@ unsafe fn release_hold(heap: &Heap, node: core::ptr::NonNull<TrackedHeader>, pan
         h.clear(flag::CANDIDATE);
         heap.note_candidate(h);
     }
+}
+
+/// `DebugFlags::SAVEALL` (CPython's `DEBUG_SAVEALL`): instead of steps 1–5,
+/// every object `deduce_unreachable` put on `heap.unreachable` rejoins
+/// generation `old` (code `old_code`) unfinalized, its weak references
+/// live again, and the collector's temporary handle goes to the garbage
+/// list (`pygc::garbage()`), which keeps it alive until `clear_garbage`.
+/// Returns how many objects were saved (what `collect` reports, as CPython
+/// counts them collected). No user code runs here.
+pub(crate) fn save_unreachable(heap: &Heap, old: usize, old_code: u32) -> usize {
+    let mut saved = heap.garbage.take();
+    let mut count = 0;
+    while let Some(node) = heap.unreachable.pop_first() {
+        // SAFETY: held by the collector, so live; unlinked by `pop_first`.
+        let h = unsafe { node.as_ref() };
+        crate::introspect::log_collectable(heap, node);
+        // Out of the graph pass (marks and internal count cleared), live
+        // again: its weak references work, it carries generation `old`'s code.
+        h.leave_graph_pass(old_code, flag::WEAK_CLEARED);
+        // SAFETY: live and on no list.
+        unsafe { heap.gens.rejoin(old, node) };
+        // Counted afresh under its new code (counts of the collection's
+        // private codes are dropped below).
+        if h.has(flag::CANDIDATE) {
+            h.clear(flag::CANDIDATE);
+            heap.note_candidate(h);
+        }
+        saved.push(node);
+        count += 1;
+    }
+    heap.garbage.set(saved);
+    heap.move_candidates(code::set(code::UNREACHABLE), old_code);
+    heap.clear_candidates(code::set(code::DEAD) | code::set(code::CONDEMNED));
+    count
 }

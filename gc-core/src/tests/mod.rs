@@ -6,6 +6,7 @@ mod collector;
 mod dyn_objects;
 mod gc_mut;
 mod generations;
+mod introspect;
 mod no_finalizer;
 mod node;
 mod refcount;
