@@ -36,6 +36,7 @@ pub(crate) mod collect;
 mod control;
 mod finalize;
 mod gc;
+mod gc_fn;
 mod gc_impls;
 mod header;
 mod heap;
@@ -62,6 +63,7 @@ pub use control::{
 };
 pub use finalize::Finalize;
 pub use gc::Gc;
+pub use gc_fn::GcFn;
 pub use stats::{GenerationStats, HeapStats};
 pub use trace::{Trace, Tracer};
 pub use trace_impls::NoGc;
