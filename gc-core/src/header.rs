@@ -367,12 +367,19 @@ impl TrackedHeader {
 
     /// Whether the collector still has to call this object's finalizer
     /// (user code): its type has one and it has not run.
+    ///
+    /// Takes the object's pointer, not `&self`: a pointer made from a
+    /// `&TrackedHeader` may only reach the prefix, not the header after it.
+    ///
+    /// # Safety
+    ///
+    /// `this` must be a live tracked allocation.
     #[inline]
-    pub(crate) fn finalizer_pending(&self) -> bool {
-        // SAFETY: `self` is the prefix of a live tracked object, whose
-        // header follows it.
-        let header = unsafe { Self::header(NonNull::from(self)) };
-        header.has_finalizer() && !self.has(flag::FINALIZED)
+    pub(crate) unsafe fn finalizer_pending(this: NonNull<TrackedHeader>) -> bool {
+        // SAFETY: `this` is a live tracked object (caller's contract): its
+        // prefix and the header after it are readable through it.
+        let (prefix, header) = unsafe { (this.as_ref(), Self::header(this)) };
+        header.has_finalizer() && !prefix.has(flag::FINALIZED)
     }
 
     #[inline]

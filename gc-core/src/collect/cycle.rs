@@ -344,7 +344,7 @@ fn mark_reachable(
                     revived += 1;
                 }
             } else {
-                finalizers_pending |= h.finalizer_pending();
+                finalizers_pending |= TrackedHeader::finalizer_pending(node);
                 if codes.condemn {
                     h.set_code(code::CONDEMNED);
                     h.set(flag::WEAK_CLEARED);
