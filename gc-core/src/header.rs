@@ -371,14 +371,18 @@ impl TrackedHeader {
     /// Whether the collector still has to call this object's finalizer
     /// (user code): its type has one and it has not run.
     ///
+    /// Takes the object's pointer, not `&self`: a pointer made from a
+    /// `&TrackedHeader` may only reach the prefix, not the header after it.
+    ///
     /// # Safety
     ///
-    /// `this` is a live tracked object.
+    /// `this` must be a live tracked allocation.
     #[inline]
     pub(crate) unsafe fn finalizer_pending(this: NonNull<TrackedHeader>) -> bool {
-        // SAFETY: live (caller's contract): prefix and header are readable
-        // through the pointer (not a reference to the prefix alone).
-        unsafe { Self::header(this).has_finalizer() && !this.as_ref().has(flag::FINALIZED) }
+        // SAFETY: `this` is a live tracked object (caller's contract): its
+        // prefix and the header after it are readable through it.
+        let (prefix, header) = unsafe { (this.as_ref(), Self::header(this)) };
+        header.has_finalizer() && !prefix.has(flag::FINALIZED)
     }
 
     #[inline]

@@ -37,6 +37,7 @@ mod control;
 mod derive_checks;
 mod finalize;
 mod gc;
+mod gc_fn;
 mod gc_from_box;
 mod gc_impls;
 mod gc_mut;
@@ -66,6 +67,7 @@ pub use control::{
 };
 pub use finalize::Finalize;
 pub use gc::Gc;
+pub use gc_fn::GcFn;
 pub use gc_mut::GcMut;
 pub use introspect::{
     DebugFlags, backref_chain, census, census_growth, clear_garbage, debug, garbage, objects,

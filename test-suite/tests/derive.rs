@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use pygc::{Finalize, Gc, Trace, collect};
+use pygc::{Finalize, Gc, GcFn, Trace, collect};
 
 /// `<T as Trace>::may_contain_gc()`, shorter.
 fn may<T: Trace>() -> bool {
@@ -530,6 +530,72 @@ fn finalize_runs_on_the_cycle_path() {
     let mut ids = finalized();
     ids.sort_unstable();
     assert_eq!(ids, [1, 2]);
+}
+
+// ------------------------------------------------------------------ GcFn
+
+/// An interpreter's scope: its variables.
+#[derive(Trace)]
+struct Scope {
+    vars: RefCell<HashMap<String, Value>>,
+}
+
+/// An interpreter's value: functions are closures over their scope.
+#[derive(Trace)]
+enum Value {
+    Int(i64),
+    Func(GcFn<i64, i64>),
+}
+
+impl Scope {
+    fn lookup(&self, name: &str) -> Value {
+        match &self.vars.borrow()[name] {
+            Value::Int(i) => Value::Int(*i),
+            Value::Func(f) => Value::Func(f.clone()),
+        }
+    }
+}
+
+#[test]
+fn a_function_capturing_its_defining_scope_is_collected() {
+    collect();
+    let scope = Gc::new(Scope {
+        vars: RefCell::new(HashMap::new()),
+    });
+    scope
+        .vars
+        .borrow_mut()
+        .insert("step".to_owned(), Value::Int(2));
+    // `def sum(n): return 0 if n <= 0 else n + sum(n - step)`, defined in
+    // (and capturing) `scope`.
+    let sum = GcFn::new(scope.clone(), |scope: &Gc<Scope>, n: i64| {
+        if n <= 0 {
+            return 0;
+        }
+        let (Value::Int(step), Value::Func(sum)) = (scope.lookup("step"), scope.lookup("sum"))
+        else {
+            panic!("type error");
+        };
+        n + sum.call(n - step)
+    });
+    scope
+        .vars
+        .borrow_mut()
+        .insert("sum".to_owned(), Value::Func(sum));
+    let Value::Func(sum) = scope.lookup("sum") else {
+        unreachable!()
+    };
+    assert_eq!(sum.call(10), 10 + 8 + 6 + 4 + 2);
+    assert!(format!("{sum:?}").starts_with("GcFn("));
+    assert!(may::<Value>());
+
+    let weak = Gc::downgrade(&scope);
+    drop(sum);
+    assert_eq!(collect(), 0, "the scope holds the function");
+    drop(scope);
+    assert!(weak.upgrade().is_some(), "a cycle: not freed by refcount");
+    assert_eq!(collect(), 2, "the scope and the function");
+    assert!(weak.upgrade().is_none());
 }
 
 // ----------------------------------------------------------- #[trace(bound)]
