@@ -222,7 +222,9 @@ pub fn to_dot(roots: &[Gc<dyn AnyTrace>], max_depth: usize) -> String {
         } else {
             ""
         };
-        let label = name.replace('\\', "\\\\").replace('"', "\\\"");
+        let label = short_type_name(name)
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"");
         let _ = writeln!(
             dot,
             "  n{id} [label=\"{label}\\nstrong {strong}\"{colour}];"
@@ -233,4 +235,40 @@ pub fn to_dot(roots: &[Gc<dyn AnyTrace>], max_depth: usize) -> String {
     }
     dot.push_str("}\n");
     dot
+}
+
+/// `name` without module paths (`alloc::vec::Vec<my::Node>` → `Vec<Node>`),
+/// to keep picture labels short.
+fn short_type_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut segment_start = 0;
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            // Drop the path segment just written.
+            out.truncate(segment_start);
+        } else {
+            if !(c.is_alphanumeric() || c == '_') {
+                segment_start = out.len() + c.len_utf8();
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn type_names_lose_their_paths() {
+        assert_eq!(short_type_name("alloc::vec::Vec<my::Node>"), "Vec<Node>");
+        assert_eq!(short_type_name("u64"), "u64");
+        assert_eq!(
+            short_type_name("a::Closure<a::b::Gc<c::W>, c::f::{{closure}}>"),
+            "Closure<Gc<W>, {{closure}}>"
+        );
+    }
 }
