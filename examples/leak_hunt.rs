@@ -83,7 +83,7 @@ fn main() {
         .into_iter()
         .find(|o| Gc::type_name(o).ends_with("Widget"))
         .expect("a leaked widget");
-    let widget = leaked.downcast::<Widget>().ok().expect("a Widget");
+    let widget = leaked.downcast::<Widget>().expect("a Widget");
     let chain = backref_chain(&widget, 10).expect("reachable from a root");
     for (depth, object) in chain.iter().enumerate() {
         println!("    {}{}", "  ".repeat(depth), Gc::type_name(object));
