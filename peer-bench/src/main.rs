@@ -13,7 +13,7 @@
 //! `--timeout SECS` (per cell, default 120), `--workloads a,b`,
 //! `--impls x,y`, `--list`, `--cpython` (only the "vs CPython's own
 //! collector" table: `cpython_gc.py` under python3.13 against pygc, see
-//! `cpython.rs`; honours `--quick` and `--reps`). Child modes:
+//! `cpython.rs`; honours `--quick`, `--reps` and `--rounds`). Child modes:
 //! `--cell WORKLOAD IMPL`, `--cpython-row ROW`.
 
 mod cpython;
@@ -102,7 +102,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: peer-bench [--md] [--quick] [--reps N] [--rounds N] [--timeout SECS] \
          [--workloads a,b] [--impls x,y] [--list]\n       \
-         peer-bench --cpython [--quick] [--reps N]   (pygc vs CPython 3.13's gc)\n       \
+         peer-bench --cpython [--quick] [--reps N] [--rounds N]   (pygc vs CPython 3.13's gc)\n       \
          peer-bench --cell WORKLOAD IMPL [--reps N] [--timeout SECS] [--quick]\n       \
          peer-bench --cpython-row ROW [--reps N] [--quick]"
     );
@@ -361,7 +361,7 @@ fn main() -> ExitCode {
         return cpython::run_row_child(row, o.quick, o.reps);
     }
     if o.cpython {
-        print!("{}", cpython::section(o.quick, o.reps));
+        print!("{}", cpython::section(o.quick, o.reps, o.rounds));
         return ExitCode::SUCCESS;
     }
     if o.list {
