@@ -29,6 +29,21 @@ impl Trace for Node {
     }
 }
 
+/// Immutable tree node of `tree_build_drop_bottom_up` (children set once,
+/// in the constructor).
+pub struct Tree {
+    left: Option<P<Tree>>,
+    right: Option<P<Tree>>,
+    _tally: Tally,
+}
+
+impl Trace for Tree {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.left.trace(tracer);
+        self.right.trace(tracer);
+    }
+}
+
 const COLLECTS_CYCLES: bool = true;
 const AUTO_COLLECT: bool = false;
 

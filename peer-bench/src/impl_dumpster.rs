@@ -31,6 +31,22 @@ unsafe impl<V: Visitor> TraceWith<V> for Node {
     }
 }
 
+/// Immutable tree node of `tree_build_drop_bottom_up` (children set once,
+/// in the constructor).
+pub struct Tree {
+    left: Option<P<Tree>>,
+    right: Option<P<Tree>>,
+    _tally: Tally,
+}
+
+// SAFETY: visits each owned `Gc` (the two children) once, in a fixed order.
+unsafe impl<V: Visitor> TraceWith<V> for Tree {
+    fn accept(&self, visitor: &mut V) -> Result<(), ()> {
+        self.left.accept(visitor)?;
+        self.right.accept(visitor)
+    }
+}
+
 const COLLECTS_CYCLES: bool = true;
 const AUTO_COLLECT: bool = true;
 

@@ -25,6 +25,16 @@ pub struct Node {
     _tally: Tally,
 }
 
+/// Immutable tree node of `tree_build_drop_bottom_up` (children set once,
+/// in the constructor).
+#[derive(Trace, Finalize)]
+pub struct Tree {
+    left: Option<P<Tree>>,
+    right: Option<P<Tree>>,
+    #[unsafe_ignore_trace]
+    _tally: Tally,
+}
+
 const COLLECTS_CYCLES: bool = true;
 const AUTO_COLLECT: bool = true;
 

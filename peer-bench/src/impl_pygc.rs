@@ -19,6 +19,16 @@ pub struct Node {
     _tally: Tally,
 }
 
+/// Immutable tree node of `tree_build_drop_bottom_up` (children set once,
+/// in the constructor).
+#[derive(pygc::Trace)]
+pub struct Tree {
+    left: Option<P<Tree>>,
+    right: Option<P<Tree>>,
+    #[trace(skip)]
+    _tally: Tally,
+}
+
 const COLLECTS_CYCLES: bool = true;
 /// Automatic collection in `Gc::new` (threshold 2000, 10, 10).
 const AUTO_COLLECT: bool = true;

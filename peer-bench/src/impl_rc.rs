@@ -19,6 +19,16 @@ pub struct Node {
     _tally: Tally,
 }
 
+/// Immutable tree node of `tree_build_drop_bottom_up` (children set once,
+/// in the constructor).
+pub struct Tree {
+    #[allow(dead_code)]
+    left: Option<P<Tree>>,
+    #[allow(dead_code)]
+    right: Option<P<Tree>>,
+    _tally: Tally,
+}
+
 const COLLECTS_CYCLES: bool = false;
 const AUTO_COLLECT: bool = false;
 

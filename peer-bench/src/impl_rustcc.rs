@@ -32,6 +32,25 @@ unsafe impl Trace for Node {
 
 impl Finalize for Node {}
 
+/// Immutable tree node of `tree_build_drop_bottom_up` (children set once,
+/// in the constructor).
+pub struct Tree {
+    left: Option<P<Tree>>,
+    right: Option<P<Tree>>,
+    _tally: Tally,
+}
+
+// SAFETY: traces each `Cc` owned by the tree node (the two children) once,
+// the same ones every time; `Tally`'s `Drop` touches no `Cc`.
+unsafe impl Trace for Tree {
+    fn trace(&self, ctx: &mut Context<'_>) {
+        self.left.trace(ctx);
+        self.right.trace(ctx);
+    }
+}
+
+impl Finalize for Tree {}
+
 const COLLECTS_CYCLES: bool = true;
 const AUTO_COLLECT: bool = true;
 

@@ -11,8 +11,12 @@
 //!
 //! Options: `--md` (markdown), `--quick`, `--reps N` (default 5), `--rounds N` (default 3),
 //! `--timeout SECS` (per cell, default 120), `--workloads a,b`,
-//! `--impls x,y`, `--list`. Child mode: `--cell WORKLOAD IMPL`.
+//! `--impls x,y`, `--list`, `--cpython` (only the "vs CPython's own
+//! collector" table: `cpython_gc.py` under python3.13 against pygc, see
+//! `cpython.rs`; honours `--quick`, `--reps` and `--rounds`). Child modes:
+//! `--cell WORKLOAD IMPL`, `--cpython-row ROW`.
 
+mod cpython;
 mod impl_bacon;
 mod impl_dumpster;
 mod impl_gc;
@@ -88,13 +92,19 @@ struct Options {
     impls: Vec<&'static str>,
     cell: Option<(String, String)>,
     list: bool,
+    /// Only the "vs CPython" table.
+    cpython: bool,
+    /// Child mode of the "vs CPython" table: the pygc side of one row.
+    cpython_row: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: peer-bench [--md] [--quick] [--reps N] [--rounds N] [--timeout SECS] \
          [--workloads a,b] [--impls x,y] [--list]\n       \
-         peer-bench --cell WORKLOAD IMPL [--reps N] [--timeout SECS] [--quick]"
+         peer-bench --cpython [--quick] [--reps N] [--rounds N]   (pygc vs CPython 3.13's gc)\n       \
+         peer-bench --cell WORKLOAD IMPL [--reps N] [--timeout SECS] [--quick]\n       \
+         peer-bench --cpython-row ROW [--reps N] [--quick]"
     );
     std::process::exit(2)
 }
@@ -128,6 +138,8 @@ fn parse_args() -> Options {
         impls: IMPLS.iter().map(|i| i.name).collect(),
         cell: None,
         list: false,
+        cpython: false,
+        cpython_row: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -136,6 +148,8 @@ fn parse_args() -> Options {
             "--md" => o.md = true,
             "--quick" => o.quick = true,
             "--list" => o.list = true,
+            "--cpython" => o.cpython = true,
+            "--cpython-row" => o.cpython_row = Some(value()),
             "--reps" => o.reps = value().parse().unwrap_or_else(|_| usage()),
             "--rounds" => o.rounds = value().parse().unwrap_or_else(|_| usage()),
             "--timeout" => {
@@ -342,6 +356,13 @@ fn main() -> ExitCode {
     let o = parse_args();
     if let Some((w, i)) = &o.cell {
         return run_cell(w, i, &o);
+    }
+    if let Some(row) = &o.cpython_row {
+        return cpython::run_row_child(row, o.quick, o.reps);
+    }
+    if o.cpython {
+        print!("{}", cpython::section(o.quick, o.reps, o.rounds));
+        return ExitCode::SUCCESS;
     }
     if o.list {
         for w in WORKLOADS {

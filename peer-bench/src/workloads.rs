@@ -45,6 +45,11 @@ pub const WORKLOADS: &[Workload] = &[
         what: "complete binary tree of depth 20 (2^20-1 Nodes) built bottom-up, then dropped",
     },
     Workload {
+        name: "tree_build_drop_bottom_up",
+        needs_cycle_collector: false,
+        what: "complete binary tree of depth 21 (2^21-1 immutable two-pointer Trees), children moved into their parent's constructor, then the root dropped and one full collect",
+    },
+    Workload {
         name: "cycles_collect",
         needs_cycle_collector: true,
         what: "1M two-Node cycles built and dropped (default settings), then one full collect",
@@ -75,6 +80,11 @@ pub const WORKLOADS: &[Workload] = &[
         what: "same, with a live old heap of ~1M Nodes (depth-20 tree) allocated and fully collected first (timed: the loop)",
     },
     Workload {
+        name: "young_garbage_with_old_heap_unsettled",
+        needs_cycle_collector: true,
+        what: "same, without the settling full collection: the loop starts right after the old heap is built (timed: the loop)",
+    },
+    Workload {
         name: "young_garbage_refs_old_heap",
         needs_cycle_collector: true,
         what: "same, each young Node also points into the old heap (timed: the loop)",
@@ -100,6 +110,9 @@ pub struct Sizes {
     /// Depth of the complete binary trees (tree_build_drop, old heap): 20,
     /// i.e. 2^20 - 1 = 1,048,575 Nodes; `--quick`: the depth giving ~N/100.
     pub tree_depth: u32,
+    /// Depth of the immutable tree of `tree_build_drop_bottom_up`: 21, i.e.
+    /// 2^21 - 1 = 2,097,151 Trees; `--quick`: 15.
+    pub bottom_up_depth: u32,
     /// Allocations of tracked objects between two manual `collect()` calls,
     /// for crates that never collect by themselves (pygc's default
     /// threshold 0).
@@ -118,6 +131,7 @@ impl Sizes {
             young: 500_000 / div,
             // 1M -> 20 (1,048,575 nodes); 10k -> 14 (16,383 nodes).
             tree_depth: usize::BITS - graph.leading_zeros(),
+            bottom_up_depth: usize::BITS - graph.leading_zeros() + 1,
             manual_collect_every: 2000,
         }
     }
@@ -161,6 +175,8 @@ pub fn live_nodes() -> i64 {
 /// - `P<T>`: the pointer type (`Clone + Deref`),
 /// - `Node` with fields `next` and `other`, each a cell of `Option<P<Node>>`
 ///   with `borrow_mut()` (`RefCell`, or `GcCell` for rust-gc),
+/// - `Tree` with fields `left` and `right` (`Option<P<Tree>>`, no cell)
+///   and `_tally`,
 /// - `fn new_u64(u64) -> P<u64>`, `fn node(u64) -> P<Node>`,
 /// - `fn collect()`: the crate's full cycle collection (no-op for Rc),
 /// - `const COLLECTS_CYCLES: bool`, `const AUTO_COLLECT: bool`.
@@ -193,6 +209,25 @@ macro_rules! workload_fns {
                 *n.other.borrow_mut() = Some(tree(depth - 1));
             }
             n
+        }
+
+        /// An immutable complete binary tree built bottom-up: both children
+        /// exist before their parent and are moved into its constructor.
+        #[inline(never)]
+        fn tree_bottom_up(depth: u32) -> P<Tree> {
+            let (left, right) = if depth > 1 {
+                (
+                    Some(tree_bottom_up(depth - 1)),
+                    Some(tree_bottom_up(depth - 1)),
+                )
+            } else {
+                (None, None)
+            };
+            P::new(Tree {
+                left,
+                right,
+                _tally: Tally::new(),
+            })
         }
 
         /// A tree whose every node is also kept in `all`.
@@ -270,6 +305,10 @@ macro_rules! workload_fns {
                 "tree_build_drop" => {
                     drop(black_box(tree(s.tree_depth)));
                 }
+                "tree_build_drop_bottom_up" => {
+                    drop(black_box(tree_bottom_up(s.bottom_up_depth)));
+                    collect();
+                }
                 "cycles_collect" => {
                     for i in 0..s.graph as u64 {
                         let a = node(i);
@@ -310,14 +349,21 @@ macro_rules! workload_fns {
                 "young_garbage_no_old_heap" => {
                     young_loop(s, &[]);
                 }
-                "young_garbage_with_old_heap" | "young_garbage_refs_old_heap" => {
+                "young_garbage_with_old_heap"
+                | "young_garbage_with_old_heap_unsettled"
+                | "young_garbage_refs_old_heap" => {
                     let mut all = Vec::new();
                     let root = old_heap(s.tree_depth, &mut all);
                     // Untimed set-up, the same for every crate: one full
                     // collection settles the freshly built old heap, so the
                     // timed loop measures young garbage next to a long-lived
                     // heap rather than that heap's own first full collection.
-                    collect();
+                    // The `_unsettled` row skips it: whatever the crate still
+                    // owes the fresh heap (promotion, buffered roots) lands
+                    // in the timed loop, as in a program that just built it.
+                    if workload != "young_garbage_with_old_heap_unsettled" {
+                        collect();
+                    }
                     let t = Instant::now();
                     if workload == "young_garbage_refs_old_heap" {
                         young_loop(s, &all);
