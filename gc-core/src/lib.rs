@@ -41,6 +41,8 @@ mod gc_fn;
 mod gc_from_box;
 mod gc_impls;
 mod gc_mut;
+#[cfg(feature = "serde")]
+mod ext_serde;
 mod header;
 mod heap;
 mod introspect;

@@ -493,6 +493,50 @@ unsafe impl<T: Trace> Trace for [T] {
 // SAFETY: the elements hold no `Gc`.
 unsafe impl<T: NoGc> NoGc for [T] {}
 
+// Features `hashbrown`, `indexmap`, `arrayvec`: their collections, traced
+// like std's.
+#[cfg(feature = "hashbrown")]
+collection_trace! {
+    [T: Trace, S] hashbrown::HashSet<T, S>;
+}
+#[cfg(feature = "indexmap")]
+collection_trace! {
+    [T: Trace, S] indexmap::IndexSet<T, S>;
+}
+#[cfg(feature = "arrayvec")]
+collection_trace! {
+    [T: Trace, const N: usize] arrayvec::ArrayVec<T, N>;
+}
+#[cfg(feature = "arrayvec")]
+leaf_trace! {
+    [const N: usize] arrayvec::ArrayString<N>;
+}
+
+/// Feature `smallvec`: `SmallVec<A>` owns its `A::Item`s.
+#[cfg(feature = "smallvec")]
+// SAFETY: the vector owns exactly the `Gc`s its elements own; each element
+// is visited once through its type's impl.
+unsafe impl<A: smallvec::Array> Trace for smallvec::SmallVec<A>
+where
+    A::Item: Trace,
+{
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer) {
+        if !A::Item::may_contain_gc() {
+            return;
+        }
+        for item in self {
+            item.trace(tracer);
+        }
+    }
+
+    composite_facts!(|budget| A::Item::__may_contain_gc_within(budget), finalizer: false);
+}
+
+#[cfg(feature = "smallvec")]
+// SAFETY: the elements hold no `Gc`.
+unsafe impl<A: smallvec::Array> NoGc for smallvec::SmallVec<A> where A::Item: NoGc {}
+
 /// Maps whose `&Self` iterates over `(&K, &V)`: keys and values are traced.
 macro_rules! map_trace {
     ($([$($params:tt)*] $ty:ty;)*) => {$(
@@ -524,6 +568,14 @@ macro_rules! map_trace {
 map_trace! {
     [K: Trace, V: Trace] BTreeMap<K, V>;
     [K: Trace, V: Trace, S] HashMap<K, V, S>;
+}
+#[cfg(feature = "hashbrown")]
+map_trace! {
+    [K: Trace, V: Trace, S] hashbrown::HashMap<K, V, S>;
+}
+#[cfg(feature = "indexmap")]
+map_trace! {
+    [K: Trace, V: Trace, S] indexmap::IndexMap<K, V, S>;
 }
 
 /// Tuples: every element is traced.

@@ -4,6 +4,7 @@ mod candidate_escapes;
 mod candidates;
 mod collector;
 mod dyn_objects;
+mod features;
 mod gc_fn;
 mod gc_mut;
 mod generations;
