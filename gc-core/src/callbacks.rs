@@ -11,7 +11,7 @@ use crate::panic::{Panic, guarded};
 /// # Examples
 ///
 /// ```
-/// use pygc_core::CollectPhase;
+/// use pygc::CollectPhase;
 /// assert_ne!(CollectPhase::Start, CollectPhase::Stop);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,7 +27,7 @@ pub enum CollectPhase {
 /// # Examples
 ///
 /// ```
-/// let info = pygc_core::CollectInfo { generation: 2, collected: 0, uncollectable: 0 };
+/// let info = pygc::CollectInfo { generation: 2, collected: 0, uncollectable: 0 };
 /// assert_eq!(info.generation, 2);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -50,9 +50,9 @@ pub struct CollectInfo {
 /// # Examples
 ///
 /// ```
-/// let id = pygc_core::add_callback(|_, _| {});
-/// assert!(pygc_core::remove_callback(id));
-/// assert!(!pygc_core::remove_callback(id));
+/// let id = pygc::add_callback(|_, _| {});
+/// assert!(pygc::remove_callback(id));
+/// assert!(!pygc::remove_callback(id));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CallbackId(u64);

@@ -22,16 +22,11 @@ use crate::stats::{GenerationStats, HeapStats};
 /// # Examples
 ///
 /// ```
-/// use pygc_core::{Gc, Trace, Tracer, collect};
+/// use pygc::{Gc, Trace, collect};
 /// use std::cell::RefCell;
 ///
+/// #[derive(Trace)]
 /// struct List(RefCell<Vec<Gc<List>>>);
-/// // SAFETY: visits each owned `Gc` once.
-/// unsafe impl Trace for List {
-///     fn trace(&self, tracer: &mut Tracer) {
-///         self.0.trace(tracer);
-///     }
-/// }
 ///
 /// let a = Gc::new(List(RefCell::new(Vec::new())));
 /// a.0.borrow_mut().push(a.clone()); // a self-cycle
@@ -53,7 +48,7 @@ pub fn collect() -> usize {
 /// # Examples
 ///
 /// ```
-/// assert_eq!(pygc_core::collect_generation(0), 0);
+/// assert_eq!(pygc::collect_generation(0), 0);
 /// ```
 pub fn collect_generation(generation: usize) -> usize {
     assert!(
@@ -68,9 +63,9 @@ pub fn collect_generation(generation: usize) -> usize {
 /// # Examples
 ///
 /// ```
-/// pygc_core::disable();
-/// pygc_core::enable();
-/// assert!(pygc_core::is_enabled());
+/// pygc::disable();
+/// pygc::enable();
+/// assert!(pygc::is_enabled());
 /// ```
 pub fn enable() {
     heap().enabled.set(true);
@@ -81,9 +76,9 @@ pub fn enable() {
 /// # Examples
 ///
 /// ```
-/// pygc_core::disable();
-/// assert!(!pygc_core::is_enabled());
-/// pygc_core::enable();
+/// pygc::disable();
+/// assert!(!pygc::is_enabled());
+/// pygc::enable();
 /// ```
 pub fn disable() {
     heap().enabled.set(false);
@@ -94,7 +89,7 @@ pub fn disable() {
 /// # Examples
 ///
 /// ```
-/// assert!(pygc_core::is_enabled());
+/// assert!(pygc::is_enabled());
 /// ```
 pub fn is_enabled() -> bool {
     heap().enabled.get()
@@ -107,10 +102,10 @@ pub fn is_enabled() -> bool {
 ///
 /// ```
 /// {
-///     let _paused = pygc_core::pause();
-///     assert!(!pygc_core::is_enabled());
+///     let _paused = pygc::pause();
+///     assert!(!pygc::is_enabled());
 /// }
-/// assert!(pygc_core::is_enabled());
+/// assert!(pygc::is_enabled());
 /// ```
 pub fn pause() -> PauseGuard {
     let was_enabled = is_enabled();
@@ -126,9 +121,9 @@ pub fn pause() -> PauseGuard {
 /// # Examples
 ///
 /// ```
-/// let guard: pygc_core::PauseGuard = pygc_core::pause();
+/// let guard: pygc::PauseGuard = pygc::pause();
 /// drop(guard);
-/// assert!(pygc_core::is_enabled());
+/// assert!(pygc::is_enabled());
 /// ```
 #[must_use = "collection is re-enabled when the guard drops"]
 pub struct PauseGuard {
@@ -149,7 +144,7 @@ impl Drop for PauseGuard {
 /// # Examples
 ///
 /// ```
-/// use pygc_core::{Gc, collect, count};
+/// use pygc::{Gc, collect, count};
 /// collect();
 /// let before = count()[0];
 /// let node = Gc::new(vec![Gc::new(1)]);
@@ -165,7 +160,7 @@ pub fn count() -> [usize; 3] {
 /// # Examples
 ///
 /// ```
-/// assert_eq!(pygc_core::threshold(), [2000, 10, 10]);
+/// assert_eq!(pygc::threshold(), [2000, 10, 10]);
 /// ```
 pub fn threshold() -> [usize; 3] {
     heap().gens.thresholds()
@@ -177,9 +172,9 @@ pub fn threshold() -> [usize; 3] {
 /// # Examples
 ///
 /// ```
-/// pygc_core::set_threshold(700, 10, 10);
-/// assert_eq!(pygc_core::threshold(), [700, 10, 10]);
-/// pygc_core::set_threshold(2000, 10, 10);
+/// pygc::set_threshold(700, 10, 10);
+/// assert_eq!(pygc::threshold(), [700, 10, 10]);
+/// pygc::set_threshold(2000, 10, 10);
 /// ```
 pub fn set_threshold(threshold0: usize, threshold1: usize, threshold2: usize) {
     heap()
@@ -192,9 +187,9 @@ pub fn set_threshold(threshold0: usize, threshold1: usize, threshold2: usize) {
 /// # Examples
 ///
 /// ```
-/// let before = pygc_core::stats()[2].collections;
-/// pygc_core::collect();
-/// assert_eq!(pygc_core::stats()[2].collections, before + 1);
+/// let before = pygc::stats()[2].collections;
+/// pygc::collect();
+/// assert_eq!(pygc::stats()[2].collections, before + 1);
 /// ```
 pub fn stats() -> [GenerationStats; 3] {
     heap().stats.each_ref().map(core::cell::Cell::get)
@@ -207,7 +202,7 @@ pub fn stats() -> [GenerationStats; 3] {
 /// # Examples
 ///
 /// ```
-/// use pygc_core::{Gc, freeze, freeze_count, unfreeze};
+/// use pygc::{Gc, freeze, freeze_count, unfreeze};
 /// let node = Gc::new(vec![Gc::new(1)]);
 /// freeze();
 /// assert!(freeze_count() >= 1);
@@ -225,8 +220,8 @@ pub fn freeze() {
 /// # Examples
 ///
 /// ```
-/// pygc_core::unfreeze();
-/// assert_eq!(pygc_core::freeze_count(), 0);
+/// pygc::unfreeze();
+/// assert_eq!(pygc::freeze_count(), 0);
 /// ```
 pub fn unfreeze() {
     heap().unfreeze();
@@ -237,7 +232,7 @@ pub fn unfreeze() {
 /// # Examples
 ///
 /// ```
-/// assert_eq!(pygc_core::freeze_count(), 0);
+/// assert_eq!(pygc::freeze_count(), 0);
 /// ```
 pub fn freeze_count() -> usize {
     heap().gens.permanent().len()
@@ -250,7 +245,7 @@ pub fn freeze_count() -> usize {
 /// # Examples
 ///
 /// ```
-/// use pygc_core::{CollectPhase, add_callback, collect, remove_callback};
+/// use pygc::{CollectPhase, add_callback, collect, remove_callback};
 /// use std::{cell::RefCell, rc::Rc};
 ///
 /// let seen = Rc::new(RefCell::new(Vec::new()));
@@ -271,8 +266,8 @@ pub fn add_callback(f: impl FnMut(CollectPhase, &CollectInfo) + 'static) -> Call
 /// # Examples
 ///
 /// ```
-/// let id = pygc_core::add_callback(|_, _| {});
-/// assert!(pygc_core::remove_callback(id));
+/// let id = pygc::add_callback(|_, _| {});
+/// assert!(pygc::remove_callback(id));
 /// ```
 pub fn remove_callback(id: CallbackId) -> bool {
     heap().callbacks.remove(id)
@@ -283,9 +278,9 @@ pub fn remove_callback(id: CallbackId) -> bool {
 /// # Examples
 ///
 /// ```
-/// let before = pygc_core::heap_stats().blocks_in_use[0];
-/// let x = pygc_core::Gc::new(1u64); // 8-byte header + 8-byte value: class 0
-/// assert_eq!(pygc_core::heap_stats().blocks_in_use[0], before + 1);
+/// let before = pygc::heap_stats().blocks_in_use[0];
+/// let x = pygc::Gc::new(1u64); // 8-byte header + 8-byte value: class 0
+/// assert_eq!(pygc::heap_stats().blocks_in_use[0], before + 1);
 /// # drop(x);
 /// ```
 pub fn heap_stats() -> HeapStats {

@@ -22,25 +22,18 @@
 /// # Examples
 ///
 /// ```
-/// use pygc_core::{Finalize, Gc, Trace, Tracer};
+/// use pygc::{Finalize, Gc, Trace};
 /// use std::cell::Cell;
 ///
 /// thread_local!(static FINALIZED: Cell<u32> = const { Cell::new(0) });
 ///
+/// #[derive(Trace)]
+/// #[trace(finalize)]
 /// struct Resource(u32);
+///
 /// impl Finalize for Resource {
 ///     fn finalize(&self) {
 ///         FINALIZED.with(|f| f.set(f.get() + self.0));
-///     }
-/// }
-/// // SAFETY: `Resource` owns no `Gc`, so visiting nothing is exact.
-/// unsafe impl Trace for Resource {
-///     fn trace(&self, _tracer: &mut Tracer) {}
-///     fn may_contain_gc() -> bool {
-///         false
-///     }
-///     fn run_finalizer(&self) {
-///         self.finalize();
 ///     }
 /// }
 ///
@@ -53,7 +46,7 @@ pub trait Finalize {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Finalize;
+    /// use pygc::Finalize;
     /// struct Quiet;
     /// impl Finalize for Quiet {}
     /// Quiet.finalize(); // the default does nothing

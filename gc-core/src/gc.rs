@@ -30,7 +30,7 @@ use crate::weak::Weak;
 /// # Examples
 ///
 /// ```
-/// use pygc_core::Gc;
+/// use pygc::Gc;
 ///
 /// let a = Gc::new(String::from("spam"));
 /// let b = Gc::clone(&a);
@@ -65,7 +65,7 @@ impl<T: Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// let five = pygc_core::Gc::new(5);
+    /// let five = pygc::Gc::new(5);
     /// assert_eq!(*five, 5);
     /// ```
     #[inline]
@@ -126,14 +126,11 @@ impl<T: Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::{Gc, Trace, Tracer, Weak};
+    /// use pygc::{Gc, Trace, Weak};
     ///
+    /// #[derive(Trace)]
     /// struct Me {
     ///     me: Weak<Me>,
-    /// }
-    /// // SAFETY: a `Weak` is not an owned edge.
-    /// unsafe impl Trace for Me {
-    ///     fn trace(&self, _: &mut Tracer) {}
     /// }
     /// let me = Gc::new_cyclic(|weak| Me { me: weak.clone() });
     /// assert!(Gc::ptr_eq(&me.me.upgrade().unwrap(), &me));
@@ -191,7 +188,7 @@ impl<T: Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let x = Gc::new(3);
     /// assert_eq!(Gc::try_unwrap(x), Ok(3));
     ///
@@ -236,7 +233,7 @@ impl<T: Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(String::from("x"));
     /// let b = a.clone();
     /// assert_eq!(Gc::into_inner(a), None);
@@ -395,8 +392,8 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// let g = pygc_core::Gc::new(1);
-    /// assert_eq!(pygc_core::Gc::try_deref(&g), Some(&1));
+    /// let g = pygc::Gc::new(1);
+    /// assert_eq!(pygc::Gc::try_deref(&g), Some(&1));
     /// ```
     #[inline]
     pub fn try_deref(this: &Self) -> Option<&T> {
@@ -415,7 +412,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(1);
     /// let b = a.clone();
     /// let c = Gc::new(1);
@@ -432,7 +429,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(7);
     /// assert_eq!(unsafe { *Gc::as_ptr(&a) }, 7);
     /// ```
@@ -447,7 +444,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(1);
     /// let w = Gc::downgrade(&a);
     /// assert_eq!(w.upgrade().map(|g| *g), Some(1));
@@ -466,7 +463,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(());
     /// let _b = a.clone();
     /// assert_eq!(Gc::strong_count(&a), 2);
@@ -481,7 +478,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(());
     /// let _w = Gc::downgrade(&a);
     /// assert_eq!(Gc::weak_count(&a), 1);
@@ -497,7 +494,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// assert!(!Gc::is_tracked(&Gc::new(1u8)));
     /// assert!(Gc::is_tracked(&Gc::new(Some(Gc::new(1u8)))));
     /// ```
@@ -514,7 +511,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(vec![Gc::new(1)]);
     /// assert!(!Gc::is_finalized(&a));
     /// ```

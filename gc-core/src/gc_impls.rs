@@ -14,7 +14,7 @@ impl<T: ?Sized + Trace + fmt::Debug + 'static> fmt::Debug for Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(format!("{:?}", pygc_core::Gc::new(Some(1))), "Some(1)");
+    /// assert_eq!(format!("{:?}", pygc::Gc::new(Some(1))), "Some(1)");
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
@@ -27,7 +27,7 @@ impl<T: ?Sized + Trace + fmt::Display + 'static> fmt::Display for Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(pygc_core::Gc::new(42).to_string(), "42");
+    /// assert_eq!(pygc::Gc::new(42).to_string(), "42");
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
@@ -40,7 +40,7 @@ impl<T: ?Sized + Trace + 'static> fmt::Pointer for Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// let g = pygc_core::Gc::new(1);
+    /// let g = pygc::Gc::new(1);
     /// assert!(format!("{g:p}").starts_with("0x"));
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -54,7 +54,7 @@ impl<T: ?Sized + Trace + PartialEq + 'static> PartialEq for Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// assert_eq!(Gc::new(3), Gc::new(3));
     /// ```
     #[inline]
@@ -71,7 +71,7 @@ impl<T: ?Sized + Trace + PartialOrd + 'static> PartialOrd for Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// assert!(Gc::new(1) < Gc::new(2));
     /// ```
     #[inline]
@@ -86,7 +86,7 @@ impl<T: ?Sized + Trace + Ord + 'static> Ord for Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// assert_eq!(Gc::new(1).cmp(&Gc::new(1)), std::cmp::Ordering::Equal);
     /// ```
     #[inline]
@@ -102,7 +102,7 @@ impl<T: ?Sized + Trace + Hash + 'static> Hash for Gc<T> {
     ///
     /// ```
     /// use std::collections::HashSet;
-    /// let set: HashSet<_> = [pygc_core::Gc::new(1), pygc_core::Gc::new(1)].into();
+    /// let set: HashSet<_> = [pygc::Gc::new(1), pygc::Gc::new(1)].into();
     /// assert_eq!(set.len(), 1);
     /// ```
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -116,7 +116,7 @@ impl<T: Trace + Default + 'static> Default for Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// let g: pygc_core::Gc<u32> = Default::default();
+    /// let g: pygc::Gc<u32> = Default::default();
     /// assert_eq!(*g, 0);
     /// ```
     fn default() -> Self {
@@ -145,7 +145,7 @@ impl<T: ?Sized + Trace + 'static> AsRef<T> for Gc<T> {
     /// # Examples
     ///
     /// ```
-    /// let g = pygc_core::Gc::new(String::from("s"));
+    /// let g = pygc::Gc::new(String::from("s"));
     /// let s: &String = g.as_ref();
     /// assert_eq!(s, "s");
     /// ```
@@ -161,7 +161,7 @@ impl<T: ?Sized + Trace + 'static> Borrow<T> for Gc<T> {
     ///
     /// ```
     /// use std::borrow::Borrow;
-    /// let g = pygc_core::Gc::new(1);
+    /// let g = pygc::Gc::new(1);
     /// let v: &i32 = g.borrow();
     /// assert_eq!(*v, 1);
     /// ```

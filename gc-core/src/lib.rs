@@ -9,17 +9,12 @@
 //! # Examples
 //!
 //! ```
-//! use pygc_core::{Gc, Trace, Tracer, collect};
+//! use pygc::{Gc, Trace, collect};
 //! use std::cell::RefCell;
 //!
+//! #[derive(Trace)]
 //! struct Node {
 //!     next: RefCell<Option<Gc<Node>>>,
-//! }
-//! // SAFETY: visits the one owned `Gc` once.
-//! unsafe impl Trace for Node {
-//!     fn trace(&self, tracer: &mut Tracer) {
-//!         self.next.trace(tracer);
-//!     }
 //! }
 //!
 //! let a = Gc::new(Node { next: RefCell::new(None) });
@@ -35,14 +30,14 @@ mod callbacks;
 pub(crate) mod collect;
 mod control;
 mod derive_checks;
+#[cfg(feature = "serde")]
+mod ext_serde;
 mod finalize;
 mod gc;
 mod gc_fn;
 mod gc_from_box;
 mod gc_impls;
 mod gc_mut;
-#[cfg(feature = "serde")]
-mod ext_serde;
 mod header;
 mod heap;
 mod introspect;

@@ -6,7 +6,7 @@
 /// # Examples
 ///
 /// ```
-/// let [gen0, _, gen2] = pygc_core::stats();
+/// let [gen0, _, gen2] = pygc::stats();
 /// assert!(gen2.collected >= gen0.uncollectable);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -26,8 +26,8 @@ pub struct GenerationStats {
 /// # Examples
 ///
 /// ```
-/// let keep = pygc_core::Gc::new(1u64);
-/// let stats = pygc_core::heap_stats();
+/// let keep = pygc::Gc::new(1u64);
+/// let stats = pygc::heap_stats();
 /// assert!(stats.bytes_in_use >= 16);
 /// assert!(stats.bytes_reserved >= stats.bytes_in_use);
 /// # drop(keep);

@@ -261,7 +261,7 @@ pub(crate) fn finalize_if_any<T: ?Sized + Trace>(value: &T, has_finalizer: bool)
 /// # Examples
 ///
 /// ```
-/// use pygc_core::{Gc, Trace, Tracer};
+/// use pygc::{Gc, Trace, Tracer};
 ///
 /// struct Holder(Gc<String>);
 /// // SAFETY: visits the one `Gc` it owns, once.
@@ -271,7 +271,7 @@ pub(crate) fn finalize_if_any<T: ?Sized + Trace>(value: &T, has_finalizer: bool)
 ///     }
 /// }
 /// let h = Gc::new(Holder(Gc::new(String::from("x"))));
-/// assert_eq!(pygc_core::collect(), 0); // nothing unreachable
+/// assert_eq!(pygc::collect(), 0); // nothing unreachable
 /// # drop(h);
 /// ```
 pub struct Tracer<'a> {
@@ -295,7 +295,7 @@ impl<'a> Tracer<'a> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::{Gc, Trace, Tracer};
+    /// use pygc::{Gc, Trace, Tracer};
     /// struct Node { next: Option<Gc<Node>> }
     /// // SAFETY: visits `next` (the only owned `Gc`) once.
     /// unsafe impl Trace for Node {

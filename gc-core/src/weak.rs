@@ -20,7 +20,7 @@ use crate::trace::{Trace, Tracer};
 /// # Examples
 ///
 /// ```
-/// use pygc_core::{Gc, Weak};
+/// use pygc::{Gc, Weak};
 ///
 /// let strong = Gc::new(5);
 /// let weak: Weak<i32> = Gc::downgrade(&strong);
@@ -42,7 +42,7 @@ impl<T: Trace + 'static> Weak<T> {
     /// # Examples
     ///
     /// ```
-    /// let w: pygc_core::Weak<u8> = pygc_core::Weak::new();
+    /// let w: pygc::Weak<u8> = pygc::Weak::new();
     /// assert!(w.upgrade().is_none());
     /// ```
     #[inline]
@@ -113,7 +113,7 @@ impl<T: Trace + 'static> Default for Weak<T> {
     /// # Examples
     ///
     /// ```
-    /// let w: pygc_core::Weak<u8> = Default::default();
+    /// let w: pygc::Weak<u8> = Default::default();
     /// assert_eq!(w.strong_count(), 0);
     /// ```
     fn default() -> Self {
@@ -175,7 +175,7 @@ impl<T: ?Sized + Trace + 'static> Weak<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(String::from("a"));
     /// let w = Gc::downgrade(&a);
     /// assert_eq!(*w.upgrade().unwrap(), "a");
@@ -192,7 +192,7 @@ impl<T: ?Sized + Trace + 'static> Weak<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(1);
     /// let w = Gc::downgrade(&a);
     /// assert_eq!(w.strong_count(), 1);
@@ -210,7 +210,7 @@ impl<T: ?Sized + Trace + 'static> Weak<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(1);
     /// let w = Gc::downgrade(&a);
     /// let _w2 = w.clone();
@@ -226,7 +226,7 @@ impl<T: ?Sized + Trace + 'static> Weak<T> {
     /// # Examples
     ///
     /// ```
-    /// use pygc_core::Gc;
+    /// use pygc::Gc;
     /// let a = Gc::new(1);
     /// assert!(Gc::downgrade(&a).ptr_eq(&Gc::downgrade(&a)));
     /// ```

@@ -49,10 +49,16 @@ fn cycle_through<C: Trace + Default + 'static>(insert: impl FnOnce(&mut C, Gc<dy
     collect();
     let holder = Gc::new(Holder(RefCell::new(C::default())));
     assert!(Gc::is_tracked(&holder));
-    insert(&mut holder.0.borrow_mut(), unsize!(holder.clone() => dyn Trace));
+    insert(
+        &mut holder.0.borrow_mut(),
+        unsize!(holder.clone() => dyn Trace),
+    );
     let weak = Gc::downgrade(&holder);
     drop(holder);
-    assert!(weak.upgrade().is_some(), "refcounting cannot free the cycle");
+    assert!(
+        weak.upgrade().is_some(),
+        "refcounting cannot free the cycle"
+    );
     assert_eq!(collect(), 1);
     assert!(weak.upgrade().is_none());
 }
@@ -63,7 +69,9 @@ fn hashbrown_maps_and_sets_are_traced() {
     cycle_through::<hashbrown::HashMap<u32, Gc<dyn Trace>>>(|map, g| {
         map.insert(1, g);
     });
-    assert!(!Gc::is_tracked(&Gc::new(hashbrown::HashMap::<u32, String>::new())));
+    assert!(!Gc::is_tracked(&Gc::new(
+        hashbrown::HashMap::<u32, String>::new()
+    )));
     assert!(!Gc::is_tracked(&Gc::new(hashbrown::HashSet::<u64>::new())));
 }
 
@@ -73,14 +81,18 @@ fn indexmap_maps_and_sets_are_traced() {
     cycle_through::<indexmap::IndexMap<u32, Gc<dyn Trace>>>(|map, g| {
         map.insert(1, g);
     });
-    assert!(!Gc::is_tracked(&Gc::new(indexmap::IndexSet::<String>::new())));
+    assert!(!Gc::is_tracked(&Gc::new(
+        indexmap::IndexSet::<String>::new()
+    )));
 }
 
 #[cfg(feature = "smallvec")]
 #[test]
 fn smallvecs_are_traced() {
     cycle_through::<smallvec::SmallVec<[Gc<dyn Trace>; 2]>>(|vec, g| vec.push(g));
-    assert!(!Gc::is_tracked(&Gc::new(smallvec::SmallVec::<[u8; 4]>::new())));
+    assert!(!Gc::is_tracked(&Gc::new(
+        smallvec::SmallVec::<[u8; 4]>::new()
+    )));
 }
 
 #[cfg(feature = "arrayvec")]
