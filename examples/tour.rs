@@ -1,10 +1,11 @@
-//! A guided tour of pygc: refcounting, cycle collection, the `gc` controls.
+//! A guided tour of pygc: `#[derive(Trace)]`, refcounting, cycle
+//! collection, `Weak`, callbacks, `freeze` and the other `gc` controls.
 //!
 //! Run with `cargo run --release --example tour`.
 
 use std::cell::RefCell;
 
-use pygc::{CollectPhase, Finalize, Gc, Trace};
+use pygc::{CollectPhase, Finalize, Gc, Trace, Weak};
 
 /// A Python-like object: a name and a list of references to other objects.
 #[derive(Trace)]
@@ -32,7 +33,15 @@ fn obj(name: &str, loud: bool) -> Gc<Obj> {
 }
 
 fn main() {
-    println!("1. Reference counting frees an object the moment its last handle goes");
+    println!("1. #[derive(Trace)] on a struct lets the collector see the Gc fields inside it");
+    let probe = obj("probe", false);
+    println!(
+        "    Obj {{ name, loud, refs: RefCell<Vec<Gc<Obj>>> }} derives Trace: tracked = {}\n",
+        Gc::is_tracked(&probe)
+    );
+    drop(probe);
+
+    println!("2. Reference counting frees an object the moment its last handle goes");
     let a = obj("a", true);
     let also_a = a.clone();
     println!("    a has {} strong handles", Gc::strong_count(&a));
@@ -44,7 +53,7 @@ fn main() {
     drop(also_a);
     println!("    dropped the last one: freed right there (see the finalizer above)\n");
 
-    println!("2. Reference cycles need the cycle collector");
+    println!("3. Reference cycles need the cycle collector");
     let x = obj("x", true);
     let y = obj("y", true);
     x.refs.borrow_mut().push(y.clone());
@@ -61,9 +70,22 @@ fn main() {
         watch.upgrade().is_some()
     );
 
+    println!("4. Weak references (weakref.ref) do not keep their object alive");
+    let z = obj("z", false);
+    let weak: Weak<Obj> = Gc::downgrade(&z);
     println!(
-        "3. Automatic collection runs when generation 0 passes {} new tracked objects",
-        pygc::threshold()[0]
+        "    Weak to z upgrades = {} (weak_count = {})",
+        weak.upgrade().is_some(),
+        Gc::weak_count(&z)
+    );
+    drop(z);
+    println!(
+        "    dropped z: the Weak upgrades = {}; a Weak back-pointer makes no cycle\n",
+        weak.upgrade().is_some()
+    );
+
+    println!(
+        "5. Callbacks (gc.callbacks): pygc::add_callback runs at the start and stop of every collection"
     );
     let automatic = std::rc::Rc::new(std::cell::Cell::new((0usize, 0usize)));
     let seen = automatic.clone();
@@ -73,13 +95,19 @@ fn main() {
             seen.set((runs + 1, freed + info.collected));
         }
     });
+    println!("    registered a callback that counts collections and the objects they free\n");
+
+    println!(
+        "6. Automatic collection runs when generation 0 passes {} new tracked objects",
+        pygc::threshold()[0]
+    );
     for i in 0..5000 {
         let p = obj(&format!("p{i}"), false);
         p.refs.borrow_mut().push(p.clone()); // a self-cycle: garbage at once
     }
     let (runs, freed) = automatic.get();
     println!(
-        "    made 5000 garbage self-cycles: {runs} automatic collections freed {freed} of them; count() = {:?}",
+        "    made 5000 garbage self-cycles: the callback saw {runs} automatic collections free {freed} of them; count() = {:?}",
         pygc::count()
     );
     pygc::disable();
@@ -99,7 +127,20 @@ fn main() {
     );
     pygc::remove_callback(id);
 
-    println!("\n4. Statistics");
+    println!("\n7. pygc::freeze() (gc.freeze): long-lived objects leave the generations");
+    let config: Vec<Gc<Obj>> = (0..1000).map(|i| obj(&format!("c{i}"), false)).collect();
+    pygc::freeze();
+    println!(
+        "    froze {} objects: no collection scans them again",
+        pygc::freeze_count()
+    );
+    drop(config);
+    println!(
+        "    dropped them: still freed by refcounting; freeze_count() = {}",
+        pygc::freeze_count()
+    );
+
+    println!("\n8. Statistics");
     for (generation, s) in pygc::stats().iter().enumerate() {
         println!(
             "    generation {generation}: {} collections, {} objects collected",
