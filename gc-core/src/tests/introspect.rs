@@ -264,3 +264,38 @@ fn dyn_objects_are_listed_with_their_concrete_type() {
     assert_eq!(ids(&all), [9]);
     let _ = RefCell::new(()); // keep the import used under every cfg
 }
+
+/// From a callback and from a `Drop` running inside a collection.
+#[test]
+fn introspection_works_from_callbacks_and_drops() {
+    reset();
+    thread_local! {
+        static SEEN: Cell<usize> = const { Cell::new(0) };
+    }
+    let keep = PlainNode::plain(50);
+    let id = crate::add_callback(|_, _| {
+        let listed = objects(None).len();
+        let growth = census_growth().len();
+        SEEN.with(|s| s.set(s.get() + listed + growth));
+    });
+    let a = PlainNode::plain(1);
+    a.link(&a);
+    a.on_drop.set(Some(|node| {
+        // The value is being dropped: its edges are still there to read.
+        let referring = node
+            .edges
+            .borrow()
+            .first()
+            .map_or(0, |e| referrers(e).len());
+        SEEN.with(|s| s.set(s.get() + 1000 + referring));
+    }));
+    drop(a);
+    assert_eq!(collect(), 1);
+    assert!(crate::remove_callback(id));
+    assert!(
+        SEEN.with(Cell::get) >= 1000,
+        "the Drop ran its introspection"
+    );
+    assert_eq!(take_dropped(), [1]);
+    drop(keep);
+}
