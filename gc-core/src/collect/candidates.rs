@@ -35,9 +35,19 @@
 //! because an *old* object references it may be garbage together with that
 //! old object, and only its own flag says so.
 //!
-//! The counts are upper bounds: a flagged object freed by refcount is not
-//! uncounted, which only costs running the passes where skipping them was
-//! possible.
+//! The counts are upper bounds, kept close to exact: a flagged object
+//! freed by refcount takes its count with it, and a young collection moves
+//! up only the counts of its survivors, not those of the garbage it found
+//! (otherwise they drift up with every young collection of garbage, and
+//! the old generation looks as if it held candidates). An extra count only
+//! costs running the passes where skipping them was possible.
+//!
+//! An automatic full collection whose candidates are all young collects
+//! the young generations first: what they cannot free (a cycle through the
+//! old generation) survives into it with its flag, and then the full graph
+//! passes run; otherwise the old generation, where nothing lost a handle
+//! since it was last examined, is not scanned. A program that keeps making
+//! young garbage next to a large old heap thus never pays for the old heap.
 
 use crate::header::{TrackedHeader, code, flag};
 use crate::heap::{GENERATIONS, Heap};
@@ -88,12 +98,31 @@ impl Heap {
     /// Candidate bookkeeping once the graph passes of a collection with
     /// `codes` are done (before any user code runs): a full collection
     /// cleared every flag of its set; a young one moves the counts along
-    /// with the survivors.
-    pub(super) fn settle_candidates(&self, generation: usize, codes: SetCodes) {
+    /// with the survivors, less the `garbage_candidates` the passes found
+    /// unreachable (they are not survivors: counted with them, every later
+    /// collection of the older generations would scan in vain — the counts
+    /// drifted up with each young collection of garbage).
+    pub(super) fn settle_candidates(
+        &self,
+        generation: usize,
+        codes: SetCodes,
+        garbage_candidates: usize,
+    ) {
         if generation == GENERATIONS - 1 {
             self.clear_candidates(codes.members | code::set(codes.survivor));
         } else {
             self.move_candidates(codes.members, codes.survivor);
+            let count = &self.candidates[codes.survivor as usize];
+            count.set(count.get().saturating_sub(garbage_candidates));
+        }
+    }
+
+    /// A flagged object leaves the heap for good: its count goes with it.
+    #[inline]
+    pub(crate) fn forget_candidate(&self, node: &TrackedHeader) {
+        if node.has(flag::CANDIDATE) {
+            let count = &self.candidates[node.code() as usize];
+            count.set(count.get().saturating_sub(1));
         }
     }
 }

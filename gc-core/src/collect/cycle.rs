@@ -119,6 +119,9 @@ pub(crate) struct Deduced {
     /// `false` means they are all condemned and held; `true`, that they are
     /// held with the code `codes.unreachable`.
     pub(crate) finalizers_pending: bool,
+    /// How many of them are flagged `CANDIDATE`: their counts, still under
+    /// the set's codes, are not survivors' (see `collect::candidates`).
+    pub(crate) garbage_candidates: usize,
 }
 
 /// Moves the objects of `young` that nothing outside `young` references to
@@ -163,6 +166,7 @@ pub(crate) fn deduce_unreachable(
                 survivors: marked.survivors + marked.revived,
                 unreachable: marked.moved - marked.revived,
                 finalizers_pending: marked.finalizers_pending,
+                garbage_candidates: marked.garbage_candidates,
             });
         }
         Ok(Err(message)) => GraphFailure::OverVisited(message),
@@ -292,6 +296,9 @@ struct Marked {
     revived: usize,
     /// Whether a moved object (revived or not) has a finalizer left to run.
     finalizers_pending: bool,
+    /// Moved objects flagged `CANDIDATE`, less the revived ones: the
+    /// candidates that are garbage (see `Deduced::garbage_candidates`).
+    garbage_candidates: usize,
 }
 
 /// The walk of step 2: traces the reachable objects of `young`, moving
@@ -320,6 +327,7 @@ fn mark_reachable(
     let mut moved = 0;
     let mut revived = 0;
     let mut finalizers_pending = false;
+    let mut garbage_candidates = 0;
     let mut cur = match walk {
         Walk::Forward => young.first(),
         Walk::Backward => young.last(),
@@ -364,9 +372,15 @@ fn mark_reachable(
                     trace_object(passed, pass);
                     revive(passed, codes);
                     revived += 1;
+                    if passed.as_ref().has(flag::CANDIDATE) {
+                        garbage_candidates -= 1;
+                    }
                 }
             } else {
                 finalizers_pending |= TrackedHeader::finalizer_pending(node);
+                if h.has(flag::CANDIDATE) {
+                    garbage_candidates += 1;
+                }
                 if codes.condemn {
                     h.set_code(code::CONDEMNED);
                     h.set(flag::WEAK_CLEARED);
@@ -386,6 +400,7 @@ fn mark_reachable(
         moved,
         revived,
         finalizers_pending,
+        garbage_candidates,
     }
 }
 

@@ -205,13 +205,14 @@ fn finalize_and_recheck(
 unsafe fn release_hold(heap: &Heap, node: core::ptr::NonNull<TrackedHeader>, panic: &mut Panic) {
     // SAFETY: live (held).
     let h = unsafe { node.as_ref() };
+    // An old flag's count may be anywhere by now (see above): start afresh.
+    h.clear(flag::CANDIDATE);
     // SAFETY: live (held).
     if unsafe { TrackedHeader::header(node) }.dec_strong() == 0 {
         // Only the hold was left: an ordinary refcount death.
         // SAFETY: strong count just reached 0 on a live tracked object.
         guarded(panic, || unsafe { tracked_last_strong_dropped(node) });
     } else {
-        h.clear(flag::CANDIDATE);
         heap.note_candidate(h);
     }
 }

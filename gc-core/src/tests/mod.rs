@@ -1,5 +1,6 @@
 //! Unit tests of the core (run under Miri too: sizes shrink under `cfg(miri)`).
 
+mod candidate_drift;
 mod candidate_escapes;
 mod candidates;
 mod collector;
