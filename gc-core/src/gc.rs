@@ -11,6 +11,7 @@ use crate::heap::heap;
 use crate::list;
 use crate::release;
 use crate::trace::{Trace, Tracer, TypeFacts};
+use crate::tracked::Tracked;
 use crate::vtable::{VTableOf, tracked_layout};
 use crate::weak::Weak;
 
@@ -80,9 +81,7 @@ impl<T: Trace + 'static> Gc<T> {
             // object becomes visible to the collector by linking it.
             unsafe {
                 (&raw mut (*boxed.as_ptr()).value).write(value);
-                heap.gens
-                    .list(0)
-                    .push_back(TrackedHeader::of_box(boxed.cast()));
+                heap.gens.list(0).push_back(Tracked::of_box(boxed.cast()));
             }
             Gc::from_box(boxed)
         } else {
@@ -172,11 +171,7 @@ impl<T: Trace + 'static> Gc<T> {
         core::mem::forget(weak);
         if tracked {
             // SAFETY: fully initialised tracked object on no list.
-            unsafe {
-                heap.gens
-                    .list(0)
-                    .push_back(TrackedHeader::of_box(boxed.cast()))
-            };
+            unsafe { heap.gens.list(0).push_back(Tracked::of_box(boxed.cast())) };
         }
         Gc::from_box(boxed)
     }
@@ -210,11 +205,12 @@ impl<T: Trace + 'static> Gc<T> {
         header.set_strong(0);
         let tracked = header.is_tracked();
         if tracked {
-            let node = Gc::tracked_header(&this);
-            // SAFETY: the object is live; leaving its list is always allowed.
+            // SAFETY: tracked, and live while `this` is (its implicit weak
+            // count is still held).
+            let node = unsafe { Tracked::new(Gc::tracked_header(&this)) };
+            // SAFETY: leaving its list is always allowed.
             unsafe { list::unlink(node) };
-            // SAFETY: the object is live.
-            heap().note_tracked_deallocation(unsafe { node.as_ref() });
+            heap().note_tracked_deallocation(node.prefix());
         }
         // SAFETY: the strong count is now 0, so the value is moved out
         // exactly once and nobody reads it again (upgrades fail).

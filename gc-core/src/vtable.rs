@@ -9,6 +9,7 @@ use core::ptr::NonNull;
 
 use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader};
 use crate::trace::{Trace, Tracer};
+use crate::tracked::Tracked;
 
 /// Type-erased operations on one tracked object.
 pub(crate) struct VTable {
@@ -184,21 +185,17 @@ unsafe fn drop_value<T: Trace>(boxed: NonNull<Header>) {
 }
 
 /// Start of the allocation holding tracked object `node`, and its layout.
-///
-/// # Safety
-/// `node` must be a tracked object whose memory is still allocated.
 #[inline]
-pub(crate) unsafe fn allocation_of(node: NonNull<TrackedHeader>) -> (NonNull<u8>, Layout) {
-    // SAFETY: the vtable is set at allocation and never changes.
-    let vt = unsafe { node.as_ref().vtable };
+pub(crate) fn allocation_of(node: Tracked) -> (NonNull<u8>, Layout) {
+    let vt = node.vtable();
     let (box_offset, layout) = if vt.unsized_tail {
-        // SAFETY: the vtable says the object has a tail.
-        let tail = unsafe { UnsizedTail::of(node) };
+        // SAFETY: the vtable says the object has a tail; live (a `Tracked`).
+        let tail = unsafe { UnsizedTail::of(node.as_ptr()) };
         (tail.box_offset, tail.layout)
     } else {
         (vt.box_offset, vt.layout)
     };
-    let boxed = TrackedHeader::boxed(node);
+    let boxed = node.boxed();
     // SAFETY: the box sits `box_offset` bytes into the allocation.
     (unsafe { boxed.cast::<u8>().byte_sub(box_offset) }, layout)
 }

@@ -50,13 +50,13 @@
 
 use core::any::Any;
 use core::panic::AssertUnwindSafe;
-use core::ptr::NonNull;
 use std::panic::catch_unwind;
 
-use crate::header::{TrackedHeader, code, flag};
+use crate::header::{code, flag};
 use crate::list::{self, ListHead, for_each, next_in, prefetch_ahead, prev_in};
 use crate::mark_stack::MarkStack;
 use crate::trace::Tracer;
+use crate::tracked::Tracked;
 
 use super::pass::{PassState, TraceAction};
 
@@ -171,12 +171,11 @@ pub(crate) fn deduce_unreachable(
     stack.clear();
     unreachable.append_to(young);
     for_each(young, |node| {
-        // SAFETY: objects on a list are live.
-        let h = unsafe { node.as_ref() };
+        let h = node.prefix();
         if h.code() == code::CONDEMNED {
-            // SAFETY: live; the mark walk took this handle, and the object
-            // has handles of its own besides (it was listed).
-            unsafe { TrackedHeader::header(node) }.dec_strong();
+            // The mark walk took this handle, and the object has handles of
+            // its own besides (it was listed).
+            node.header().dec_strong();
         }
         // Objects on generation lists never carry `WEAK_CLEARED`: only
         // this pass set it.
@@ -190,8 +189,7 @@ pub(crate) fn deduce_unreachable(
 pub(crate) fn set_codes(list: &ListHead, code: u32) -> usize {
     let mut count = 0;
     for_each(list, |node| {
-        // SAFETY: objects on a list are live.
-        unsafe { node.as_ref() }.set_code(code);
+        node.prefix().set_code(code);
         count += 1;
     });
     count
@@ -199,14 +197,9 @@ pub(crate) fn set_codes(list: &ListHead, code: u32) -> usize {
 
 /// Whether `node` has strong handles beyond the `held` ones of the
 /// collector and the internal references counted by `subtract_refs`.
-///
-/// # Safety
-///
-/// `node` is live.
 #[inline]
-unsafe fn has_external_refs(node: NonNull<TrackedHeader>, held: u32) -> bool {
-    // SAFETY: caller's contract.
-    let (h, strong) = unsafe { (node.as_ref(), TrackedHeader::header(node).strong()) };
+fn has_external_refs(node: Tracked, held: u32) -> bool {
+    let (h, strong) = (node.prefix(), node.header().strong());
     debug_assert!(
         strong >= held,
         "a listed object has fewer strong handles than the collector holds"
@@ -218,22 +211,19 @@ unsafe fn has_external_refs(node: NonNull<TrackedHeader>, held: u32) -> bool {
 ///
 /// # Safety
 ///
-/// `node` is live and its value intact.
+/// `node`'s value is intact.
 #[inline]
-unsafe fn trace_object(node: NonNull<TrackedHeader>, pass: &mut PassState) {
-    // SAFETY: caller's contract.
-    let object = unsafe { node.as_ref() };
-    if object.has(flag::LENT_MUT) {
+unsafe fn trace_object(node: Tracked, pass: &mut PassState) {
+    if node.prefix().has(flag::LENT_MUT) {
         // A `GcMut` holds `&mut` to the value: reading it would alias that
         // borrow. Not tracing only hides edges (like a mutably borrowed
         // `RefCell`): what the value owns stays reachable this round.
         return;
     }
-    let vtable = object.vtable;
-    pass.tracing = vtable.type_name;
-    pass.tracing_addr = node.as_ptr().addr();
-    // SAFETY: value intact (caller).
-    unsafe { (vtable.trace)(TrackedHeader::boxed(node), &mut Tracer::new(pass)) };
+    pass.tracing = node.vtable().type_name;
+    pass.tracing_addr = node.addr();
+    // SAFETY: value intact (caller's contract), not lent out (checked).
+    unsafe { node.trace(&mut Tracer::new(pass)) };
 }
 
 /// Step 1, on a fresh `pass`. Returns the edge balance of the set:
@@ -334,7 +324,7 @@ fn mark_reachable(
                 Walk::Backward => prev_in(young, node),
             };
             prefetch_ahead(node, cur);
-            let h = node.as_ref();
+            let h = node.prefix();
             h.set(flag::VISITED);
             if h.has(flag::REACHABLE) || has_external_refs(node, held) {
                 h.set(flag::REACHABLE);
@@ -351,11 +341,11 @@ fn mark_reachable(
                     revived += 1;
                 }
             } else {
-                finalizers_pending |= TrackedHeader::finalizer_pending(node);
+                finalizers_pending |= node.finalizer_pending();
                 if codes.condemn {
                     h.set_code(code::CONDEMNED);
                     h.set(flag::WEAK_CLEARED);
-                    TrackedHeader::header(node).inc_strong();
+                    node.header().inc_strong();
                 }
                 moved += 1;
                 list::unlink(node);
@@ -377,20 +367,16 @@ fn mark_reachable(
 /// A moved object turned out reachable: it takes the survivors' code, and
 /// what `SetCodes::condemn` did to it is undone.
 ///
-/// # Safety
-///
-/// `node` is live, on the unreachable list, moved by the running walk.
+/// `node` is on the unreachable list, moved by the running walk.
 #[inline]
-unsafe fn revive(node: NonNull<TrackedHeader>, codes: SetCodes) {
-    // SAFETY: caller's contract.
-    let h = unsafe { node.as_ref() };
+fn revive(node: Tracked, codes: SetCodes) {
+    let h = node.prefix();
     h.set_code(codes.survivor);
     if codes.condemn {
         h.clear(flag::WEAK_CLEARED);
-        // SAFETY: live; the walk took this handle when it moved the object,
-        // which has handles of its own besides (a reachable object
-        // references it).
-        unsafe { TrackedHeader::header(node) }.dec_strong();
+        // The walk took this handle when it moved the object, which has
+        // handles of its own besides (a reachable object references it).
+        node.header().dec_strong();
     }
 }
 
@@ -412,7 +398,7 @@ fn finish(young: &ListHead, unreachable: &ListHead, codes: SetCodes) -> usize {
         unsafe {
             cur = next_in(unreachable, node);
             prefetch_ahead(node, cur);
-            let h = node.as_ref();
+            let h = node.prefix();
             if h.has(flag::REACHABLE) {
                 h.leave_graph_pass(codes.survivor, codes.clear);
                 list::unlink(node);

@@ -16,11 +16,11 @@
 //!   collection waits until the second is a quarter of the first (bpo-4074).
 
 use core::cell::Cell;
-use core::ptr::NonNull;
 
 use crate::header::{TrackedHeader, code};
 use crate::heap::{DEFAULT_THRESHOLDS, GENERATIONS};
 use crate::list::ListHead;
+use crate::tracked::Tracked;
 
 use super::cycle;
 
@@ -237,8 +237,8 @@ impl Generations {
     ///
     /// # Safety
     ///
-    /// `node` is live and on no list.
-    pub(crate) unsafe fn rejoin(&self, generation: usize, node: NonNull<TrackedHeader>) {
+    /// `node` is on no list.
+    pub(crate) unsafe fn rejoin(&self, generation: usize, node: Tracked) {
         if generation == OLDEST {
             self.old_len.set(self.old_len.get() + 1);
         }

@@ -10,6 +10,7 @@ use core::ptr::NonNull;
 
 use crate::header::{TrackedHeader, flag};
 use crate::mark_stack::MarkStack;
+use crate::tracked::Tracked;
 
 /// What the collector is doing with each edge a `trace` call reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,21 +72,22 @@ impl PassState {
     #[inline]
     pub(crate) fn visit_edge(&mut self, node: NonNull<TrackedHeader>) {
         // SAFETY: the edge comes from a `Gc` the traced value owns, which
-        // keeps the referent's memory alive.
-        let h = unsafe { node.as_ref() };
+        // keeps the referent's memory alive for the whole pass (no user code
+        // runs in it), and tracked objects carry the prefix.
+        let node = unsafe { Tracked::new(node) };
+        let h = node.prefix();
         if !h.is_member(self.members) {
             return; // outside the set examined: an external reference
         }
         match self.action {
             TraceAction::SubtractRefs => {
-                self.edge_balance += if node.as_ptr().addr() < self.tracing_addr {
+                self.edge_balance += if node.addr() < self.tracing_addr {
                     -1
                 } else {
                     1
                 };
                 let internal = h.internal_refs() + 1;
-                // SAFETY: as above, the referent is live.
-                let strong = unsafe { TrackedHeader::header(node) }.strong();
+                let strong = node.header().strong();
                 if internal > strong.saturating_sub(self.held) {
                     self.over_visited.get_or_insert(self.tracing);
                 } else {

@@ -37,15 +37,14 @@
 //! Resurrected objects, whose hold goes while user code may run, are popped
 //! one at a time.
 
-use core::ptr::NonNull;
-
 use crate::collect::cycle::{self, Deduced, GraphFailure, SetCodes};
-use crate::header::{TrackedHeader, code, flag};
+use crate::header::{code, flag};
 use crate::heap::Heap;
 use crate::list::for_each;
 use crate::mark_stack::MarkStack;
 use crate::panic::{Panic, guarded, record};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
+use crate::tracked::Tracked;
 
 /// Runs steps 0–5 on `heap.unreachable`, which `deduce_unreachable` (with
 /// `SetCodes::condemn`) filled and described in `deduced`; resurrected
@@ -78,28 +77,21 @@ pub(crate) fn handle_unreachable(
 
     // 4. Drop the values.
     for_each(pending, |node| {
-        // SAFETY: live (held).
-        let h = unsafe { node.as_ref() };
-        // SAFETY: live (held).
-        unsafe { TrackedHeader::header(node) }.set_value_dropped();
-        // SAFETY: the value is intact and, being flagged, never read again.
-        guarded(panic, || unsafe {
-            (h.vtable.drop_value)(TrackedHeader::boxed(node))
-        });
+        node.header().set_value_dropped();
+        // SAFETY: the value is intact and, being flagged, never read again:
+        // dropped exactly once.
+        guarded(panic, || unsafe { node.drop_value() });
     });
 
     // 5. Release. No user code runs here.
-    let release = |node: NonNull<TrackedHeader>| {
-        // SAFETY: held objects are live.
-        let h = unsafe { node.as_ref() };
+    let release = |node: Tracked| {
+        let h = node.prefix();
         heap.note_tracked_deallocation(h);
-        // SAFETY: held; once the hold is gone at strong 0 the value is
-        // already dropped, so only the memory is released.
-        unsafe {
-            if TrackedHeader::header(node).dec_strong() == 0 {
-                release_tracked_memory(heap, node);
-                return;
-            }
+        if node.header().dec_strong() == 0 {
+            // SAFETY: the hold was the last handle: strong 0, value already
+            // dropped, on no list, so only the memory is released.
+            unsafe { release_tracked_memory(heap, node) };
+            return;
         }
         // Handles are left (a `Drop` kept one): the object stays allocated,
         // on no list, a zombie no pass examines again.
@@ -132,14 +124,11 @@ fn finalize_and_recheck(
     // 1. Finalize. (User code may run inside a walk of the collector's own
     // lists: see the module docs.)
     for_each(unreachable, |node| {
-        // SAFETY: live (held).
-        let h = unsafe { node.as_ref() };
+        let h = node.prefix();
         if !h.has(flag::FINALIZED) {
             h.set(flag::FINALIZED);
             // SAFETY: the value is intact; the object is held.
-            guarded(panic, || unsafe {
-                (h.vtable.finalize)(TrackedHeader::boxed(node))
-            });
+            guarded(panic, || unsafe { node.finalize() });
         }
     });
 
@@ -192,12 +181,10 @@ fn finalize_and_recheck(
 ///
 /// # Safety
 ///
-/// `node` is live, holds the collector's handle, and its value is intact.
-unsafe fn release_hold(heap: &Heap, node: core::ptr::NonNull<TrackedHeader>, panic: &mut Panic) {
-    // SAFETY: live (held).
-    let h = unsafe { node.as_ref() };
-    // SAFETY: live (held).
-    if unsafe { TrackedHeader::header(node) }.dec_strong() == 0 {
+/// `node` holds the collector's handle, and its value is intact.
+unsafe fn release_hold(heap: &Heap, node: Tracked, panic: &mut Panic) {
+    let h = node.prefix();
+    if node.header().dec_strong() == 0 {
         // Only the hold was left: an ordinary refcount death.
         // SAFETY: strong count just reached 0 on a live tracked object.
         guarded(panic, || unsafe { tracked_last_strong_dropped(node) });

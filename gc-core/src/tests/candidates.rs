@@ -213,7 +213,7 @@ impl Drop for SkipWatch {
 fn list_objects(list: &ListHead) -> Vec<&TrackedHeader> {
     let mut objects = Vec::new();
     // SAFETY: objects on a list are live.
-    list::for_each(list, |node| objects.push(unsafe { node.as_ref() }));
+    list::for_each(list, |node| objects.push(unsafe { node.as_ptr().as_ref() }));
     objects
 }
 
