@@ -6,7 +6,7 @@ use core::mem::ManuallyDrop;
 use core::ops::Deref;
 use core::ptr::{self, NonNull};
 
-use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader, flag};
+use crate::header::{Flags, GcBox, Header, TRACKED_PREFIX, TrackedHeader};
 use crate::heap::heap;
 use crate::list;
 use crate::release;
@@ -373,9 +373,9 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     }
 
     #[inline]
-    fn tracked_flag(this: &Self, bits: u32) -> bool {
+    fn tracked_flag(this: &Self, flags: Flags) -> bool {
         // SAFETY: a `Gc` keeps its allocation (and prefix) alive.
-        this.header().is_tracked() && unsafe { Gc::tracked_header(this).as_ref().has(bits) }
+        this.header().is_tracked() && unsafe { Gc::tracked_header(this).as_ref().has(flags) }
     }
 
     #[inline]
@@ -517,7 +517,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     pub fn is_finalized(this: &Self) -> bool {
         // Garbage condemned without a finalizer to run counts as finalized
         // from the moment its weak references are cleared.
-        Gc::tracked_flag(this, flag::FINALIZED | flag::WEAK_CLEARED)
+        Gc::tracked_flag(this, Flags::FINALIZED | Flags::WEAK_CLEARED)
     }
 }
 
@@ -562,7 +562,7 @@ impl<T: ?Sized + Trace + 'static> Drop for Gc<T> {
             // SAFETY: tracked objects carry a prefix; the object is live
             // (strong count above 0).
             let node = unsafe { Gc::tracked_header(self).as_ref() };
-            if !node.has(flag::CANDIDATE) {
+            if !node.has(Flags::CANDIDATE) {
                 // Possibly the last reference from outside a cycle.
                 heap().note_candidate(node);
             }

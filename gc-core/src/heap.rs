@@ -43,7 +43,7 @@ pub(crate) struct Heap {
     pub(crate) collecting: Cell<bool>,
     /// Candidates flagged, per code of the list they were on (upper
     /// bounds, see `collect::candidates`).
-    pub(crate) candidates: [Cell<usize>; crate::header::code::COUNT as usize],
+    pub(crate) candidates: [Cell<usize>; crate::header::Code::COUNT],
     /// Tests: automatic collections that could skip their graph passes
     /// run them and assert they find nothing.
     #[cfg(test)]

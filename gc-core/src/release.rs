@@ -16,7 +16,7 @@
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
-use crate::header::{GcBox, flag};
+use crate::header::{Flags, GcBox};
 use crate::heap::{Heap, heap};
 use crate::list;
 use crate::trace::{Trace, finalize_if_any};
@@ -206,8 +206,8 @@ unsafe fn leave_heap_and_finalize(heap: &Heap, node: Tracked, finalize: impl FnO
     unsafe { list::unlink(node) };
     let h = node.prefix();
     heap.note_tracked_deallocation(h);
-    if !h.has(flag::FINALIZED) {
-        h.set(flag::FINALIZED);
+    if !h.has(Flags::FINALIZED) {
+        h.set(Flags::FINALIZED);
         // Strong 0: the finalizer cannot resurrect the object (upgrades
         // fail).
         finalize();

@@ -17,7 +17,7 @@
 //! its own makes a new cycle that becomes garbage exactly then).
 //!
 //! So `Gc::drop` flags such an object a **candidate**, once, and counts it
-//! under the [`code`](crate::header::code) of the list it is on. An *automatic* collection whose
+//! under the [`Code`](crate::header::Code) of the list it is on. An *automatic* collection whose
 //! set holds no candidate cannot find anything unreachable: it skips the
 //! graph passes and only promotes the set, relabelling the objects that
 //! change generation. Its result (0), the stats, counts and callbacks are
@@ -39,7 +39,7 @@
 //! uncounted, which only costs running the passes where skipping them was
 //! possible.
 
-use crate::header::{TrackedHeader, code, flag};
+use crate::header::{Code, CodeSet, Flags, TrackedHeader};
 use crate::heap::{GENERATIONS, Heap};
 
 use super::cycle::SetCodes;
@@ -50,38 +50,37 @@ impl Heap {
     #[cold]
     #[inline(never)]
     pub(crate) fn note_candidate(&self, node: &TrackedHeader) {
-        node.set(flag::CANDIDATE);
-        let count = &self.candidates[node.code() as usize];
+        node.set(Flags::CANDIDATE);
+        let count = &self.candidates[node.code().index()];
         count.set(count.get() + 1);
     }
 
-    /// The candidate counts of the codes in `codes` (a union of code sets).
-    fn counts_of(&self, codes: u32) -> impl Iterator<Item = &core::cell::Cell<usize>> {
+    /// The candidate counts of the codes in `codes`.
+    fn counts_of(&self, codes: CodeSet) -> impl Iterator<Item = &core::cell::Cell<usize>> {
         self.candidates
             .iter()
             .enumerate()
-            .filter(move |&(c, _)| code::set(c as u32) & codes != 0)
+            .filter(move |&(c, _)| codes.contains_index(c))
             .map(|(_, count)| count)
     }
 
     /// Candidates counted under the codes of `members`.
-    pub(super) fn candidates_in(&self, members: u32) -> usize {
+    pub(super) fn candidates_in(&self, members: CodeSet) -> usize {
         self.counts_of(members).map(core::cell::Cell::get).sum()
     }
 
-    /// Moves the candidate counts of `from` (a union of code sets) to code
-    /// `to`.
-    pub(super) fn move_candidates(&self, from: u32, to: u32) {
+    /// Moves the candidate counts of `from` to code `to`.
+    pub(super) fn move_candidates(&self, from: CodeSet, to: Code) {
         let moved: usize = self
-            .counts_of(from & !code::set(to))
+            .counts_of(from.without(CodeSet::of(to)))
             .map(core::cell::Cell::take)
             .sum();
-        let count = &self.candidates[to as usize];
+        let count = &self.candidates[to.index()];
         count.set(count.get() + moved);
     }
 
     /// Forgets the candidates of `codes`: their flags were just cleared.
-    pub(super) fn clear_candidates(&self, codes: u32) {
+    pub(super) fn clear_candidates(&self, codes: CodeSet) {
         self.counts_of(codes).for_each(|count| count.set(0));
     }
 
@@ -91,7 +90,7 @@ impl Heap {
     /// with the survivors.
     pub(super) fn settle_candidates(&self, generation: usize, codes: SetCodes) {
         if generation == GENERATIONS - 1 {
-            self.clear_candidates(codes.members | code::set(codes.survivor));
+            self.clear_candidates(codes.members.union(CodeSet::of(codes.survivor)));
         } else {
             self.move_candidates(codes.members, codes.survivor);
         }

@@ -8,7 +8,7 @@
 
 use core::ptr::NonNull;
 
-use crate::header::{TrackedHeader, flag};
+use crate::header::{CodeSet, Flags, TrackedHeader};
 use crate::mark_stack::MarkStack;
 use crate::tracked::Tracked;
 
@@ -27,8 +27,8 @@ pub(super) enum TraceAction {
 pub(crate) struct PassState {
     /// The step running.
     pub(super) action: TraceAction,
-    /// The codes of the examined set (see [`code`](crate::header::code)).
-    pub(super) members: u32,
+    /// The codes of the examined set (see [`Code`](crate::header::Code)).
+    pub(super) members: CodeSet,
     /// Strong handles the collector itself holds on every member.
     pub(super) held: u32,
     /// Objects marked reachable whose referents are still to be marked
@@ -50,7 +50,7 @@ impl PassState {
     /// A pass over the set `members`, on whose objects the collector holds
     /// `held` strong handles each, starting with `SubtractRefs`; `stack` is
     /// the (empty) mark stack, given back by [`into_stack`](Self::into_stack).
-    pub(super) fn new(members: u32, held: u32, stack: MarkStack) -> Self {
+    pub(super) fn new(members: CodeSet, held: u32, stack: MarkStack) -> Self {
         PassState {
             action: TraceAction::SubtractRefs,
             members,
@@ -95,11 +95,11 @@ impl PassState {
                 }
             }
             TraceAction::MarkReachable => {
-                if !h.has(flag::REACHABLE) {
-                    h.set(flag::REACHABLE);
+                if !h.has(Flags::REACHABLE) {
+                    h.set(Flags::REACHABLE);
                     // Ahead of the walk: traced when the walk gets there.
                     // Already passed: traced from the stack.
-                    if h.has(flag::VISITED) {
+                    if h.has(Flags::VISITED) {
                         self.stack.push(node);
                     }
                 }

@@ -38,7 +38,7 @@
 //! one at a time.
 
 use crate::collect::cycle::{self, Deduced, GraphFailure, SetCodes};
-use crate::header::{code, flag};
+use crate::header::{Code, CodeSet, Flags};
 use crate::heap::Heap;
 use crate::list::for_each;
 use crate::mark_stack::MarkStack;
@@ -53,7 +53,7 @@ use crate::tracked::Tracked;
 pub(crate) fn handle_unreachable(
     heap: &Heap,
     old: usize,
-    old_code: u32,
+    old_code: Code,
     deduced: Deduced,
     stack: &mut MarkStack,
     panic: &mut Panic,
@@ -95,16 +95,16 @@ pub(crate) fn handle_unreachable(
         }
         // Handles are left (a `Drop` kept one): the object stays allocated,
         // on no list, a zombie no pass examines again.
-        h.leave_graph_pass(code::DEAD, 0);
-        h.set(flag::FINALIZED | flag::WEAK_CLEARED);
+        h.leave_graph_pass(Code::DEAD, Flags::NONE);
+        h.set(Flags::FINALIZED | Flags::WEAK_CLEARED);
     };
     // SAFETY: held objects are live; `release` never panics and only frees
     // memory (the values are dropped already), never touching `pending`.
     unsafe { pending.drain_unlinked(release) };
     // Candidates flagged while user code ran: the resurrected are in `old`
     // now; the dropped never matter again.
-    heap.move_candidates(code::set(code::UNREACHABLE), old_code);
-    heap.clear_candidates(code::set(code::DEAD) | code::set(code::CONDEMNED));
+    heap.move_candidates(CodeSet::of(Code::UNREACHABLE), old_code);
+    heap.clear_candidates(CodeSet::of(Code::DEAD) | CodeSet::of(Code::CONDEMNED));
     garbage
 }
 
@@ -114,7 +114,7 @@ pub(crate) fn handle_unreachable(
 fn finalize_and_recheck(
     heap: &Heap,
     old: usize,
-    old_code: u32,
+    old_code: Code,
     stack: &mut MarkStack,
     panic: &mut Panic,
 ) -> usize {
@@ -125,8 +125,8 @@ fn finalize_and_recheck(
     // lists: see the module docs.)
     for_each(unreachable, |node| {
         let h = node.prefix();
-        if !h.has(flag::FINALIZED) {
-            h.set(flag::FINALIZED);
+        if !h.has(Flags::FINALIZED) {
+            h.set(Flags::FINALIZED);
             // SAFETY: the value is intact; the object is held.
             guarded(panic, || unsafe { node.finalize() });
         }
@@ -136,11 +136,11 @@ fn finalize_and_recheck(
     // rest, and 3. their weak references are cleared as they are found
     // (`DEAD` is a garbage code).
     let codes = SetCodes {
-        members: code::set(code::UNREACHABLE),
+        members: CodeSet::of(Code::UNREACHABLE),
         survivor: old_code,
-        unreachable: code::DEAD,
+        unreachable: Code::DEAD,
         restore: old_code,
-        clear: 0,
+        clear: Flags::NONE,
         condemn: false,
     };
     let garbage = match cycle::deduce_unreachable(unreachable, pending, 1, codes, stack) {
@@ -189,7 +189,7 @@ unsafe fn release_hold(heap: &Heap, node: Tracked, panic: &mut Panic) {
         // SAFETY: strong count just reached 0 on a live tracked object.
         guarded(panic, || unsafe { tracked_last_strong_dropped(node) });
     } else {
-        h.clear(flag::CANDIDATE);
+        h.clear(Flags::CANDIDATE);
         heap.note_candidate(h);
     }
 }
