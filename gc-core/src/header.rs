@@ -452,19 +452,6 @@ impl TrackedHeader {
         self.internal_refs.set(0);
     }
 
-    /// Whether the collector still has to call this object's finalizer
-    /// (user code): its type has one and it has not run.
-    ///
-    /// # Safety
-    ///
-    /// `this` is a live tracked object.
-    #[inline]
-    pub(crate) unsafe fn finalizer_pending(this: NonNull<TrackedHeader>) -> bool {
-        // SAFETY: live (caller's contract): prefix and header are readable
-        // through the pointer (not a reference to the prefix alone).
-        unsafe { Self::header(this).has_finalizer() && !this.as_ref().has(Flags::FINALIZED) }
-    }
-
     /// Whether the object has one of `flags`.
     #[inline]
     pub(crate) fn has(&self, flags: Flags) -> bool {

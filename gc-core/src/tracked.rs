@@ -4,7 +4,7 @@
 
 use core::ptr::NonNull;
 
-use crate::header::{Header, TrackedHeader};
+use crate::header::{Flags, Header, TrackedHeader};
 use crate::trace::Tracer;
 use crate::vtable::VTable;
 
@@ -101,8 +101,7 @@ impl Tracked {
     /// (user code): its type has one and it has not run.
     #[inline]
     pub(crate) fn finalizer_pending(self) -> bool {
-        // SAFETY: live object (the handle's invariant).
-        unsafe { TrackedHeader::finalizer_pending(self.0) }
+        self.header().has_finalizer() && !self.prefix().has(Flags::FINALIZED)
     }
 
     /// Reports the value's edges to `tracer`.

@@ -114,7 +114,7 @@ pub(crate) struct Deduced {
     /// Objects moved to the unreachable list.
     pub(crate) unreachable: usize,
     /// Whether one of them has a finalizer left to run
-    /// ([`TrackedHeader::finalizer_pending`]). With `SetCodes::condemn`,
+    /// ([`Tracked::finalizer_pending`]). With `SetCodes::condemn`,
     /// `false` means they are all condemned and held; `true`, that they are
     /// held with the code `codes.unreachable`.
     pub(crate) finalizers_pending: bool,
