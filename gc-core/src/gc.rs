@@ -6,11 +6,12 @@ use core::mem::ManuallyDrop;
 use core::ops::Deref;
 use core::ptr::{self, NonNull};
 
-use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader, flag};
+use crate::header::{Flags, GcBox, Header, TRACKED_PREFIX, TrackedHeader};
 use crate::heap::heap;
 use crate::list;
 use crate::release;
 use crate::trace::{Trace, Tracer, TypeFacts};
+use crate::tracked::Tracked;
 use crate::vtable::{VTableOf, tracked_layout};
 use crate::weak::Weak;
 
@@ -80,9 +81,7 @@ impl<T: Trace + 'static> Gc<T> {
             // object becomes visible to the collector by linking it.
             unsafe {
                 (&raw mut (*boxed.as_ptr()).value).write(value);
-                heap.gens
-                    .list(0)
-                    .push_back(TrackedHeader::of_box(boxed.cast()));
+                heap.gens.list(0).push_back(Tracked::of_box(boxed.cast()));
             }
             Gc::from_box(boxed)
         } else {
@@ -169,11 +168,7 @@ impl<T: Trace + 'static> Gc<T> {
         core::mem::forget(weak);
         if tracked {
             // SAFETY: fully initialised tracked object on no list.
-            unsafe {
-                heap.gens
-                    .list(0)
-                    .push_back(TrackedHeader::of_box(boxed.cast()))
-            };
+            unsafe { heap.gens.list(0).push_back(Tracked::of_box(boxed.cast())) };
         }
         Gc::from_box(boxed)
     }
@@ -207,11 +202,12 @@ impl<T: Trace + 'static> Gc<T> {
         header.set_strong(0);
         let tracked = header.is_tracked();
         if tracked {
-            let node = Gc::tracked_header(&this);
-            // SAFETY: the object is live; leaving its list is always allowed.
+            // SAFETY: tracked, and live while `this` is (its implicit weak
+            // count is still held).
+            let node = unsafe { Tracked::new(Gc::tracked_header(&this)) };
+            // SAFETY: leaving its list is always allowed.
             unsafe { list::unlink(node) };
-            // SAFETY: the object is live.
-            heap().note_tracked_deallocation(unsafe { node.as_ref() });
+            heap().note_tracked_deallocation(node.prefix());
         }
         // SAFETY: the strong count is now 0, so the value is moved out
         // exactly once and nobody reads it again (upgrades fail).
@@ -271,8 +267,8 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     /// ```
     pub fn type_name(this: &Self) -> &'static str {
         if this.header().is_tracked() {
-            // SAFETY: tracked, and the handle keeps the memory allocated.
-            unsafe { crate::vtable::type_name_of(Gc::tracked_header(this)) }
+            // SAFETY: tracked, and the handle keeps the object alive.
+            crate::vtable::type_name_of(unsafe { Tracked::new(Gc::tracked_header(this)) })
         } else {
             // Untracked values are never dropped under a strong handle.
             (**this).__type_name()
@@ -364,9 +360,9 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     }
 
     #[inline]
-    fn tracked_flag(this: &Self, bits: u32) -> bool {
+    fn tracked_flag(this: &Self, flags: Flags) -> bool {
         // SAFETY: a `Gc` keeps its allocation (and prefix) alive.
-        this.header().is_tracked() && unsafe { Gc::tracked_header(this).as_ref().has(bits) }
+        this.header().is_tracked() && unsafe { Gc::tracked_header(this).as_ref().has(flags) }
     }
 
     #[inline]
@@ -519,7 +515,7 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
     pub fn is_finalized(this: &Self) -> bool {
         // Garbage condemned without a finalizer to run counts as finalized
         // from the moment its weak references are cleared.
-        Gc::tracked_flag(this, flag::FINALIZED | flag::WEAK_CLEARED)
+        Gc::tracked_flag(this, Flags::FINALIZED | Flags::WEAK_CLEARED)
     }
 }
 
@@ -564,7 +560,7 @@ impl<T: ?Sized + Trace + 'static> Drop for Gc<T> {
             // SAFETY: tracked objects carry a prefix; the object is live
             // (strong count above 0).
             let node = unsafe { Gc::tracked_header(self).as_ref() };
-            if !node.has(flag::CANDIDATE) {
+            if !node.has(Flags::CANDIDATE) {
                 // Possibly the last reference from outside a cycle.
                 heap().note_candidate(node);
             }

@@ -16,6 +16,7 @@ use crate::gc::Gc;
 use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader};
 use crate::heap::heap;
 use crate::trace::{Trace, TypeFacts};
+use crate::tracked::Tracked;
 use crate::vtable::{UnsizedTail, UnsizedVTableOf};
 
 /// `pointer` with its address and provenance replaced by `data`'s, keeping
@@ -125,7 +126,8 @@ impl<T: ?Sized + Trace + 'static> From<Box<T>> for Gc<T> {
         // SAFETY: `wide` is the new block, sized and aligned for the
         // `GcBox<T>` (same layout rules as `Layout::extend`); the value's
         // bytes move from the box, whose memory is then freed without
-        // dropping them (they are the object's now).
+        // dropping them (they are the object's now); the object, now fully
+        // initialised and on no list, is held by the handle returned below.
         unsafe {
             (&raw mut (*wide).header).write(Header::new(1, 1, Header::bits(facts)));
             ptr::copy_nonoverlapping(
@@ -137,7 +139,7 @@ impl<T: ?Sized + Trace + 'static> From<Box<T>> for Gc<T> {
                 std::alloc::dealloc(raw.cast(), value_layout);
             }
             if let Some(prefix) = node {
-                heap.gens.list(0).push_back(prefix);
+                heap.gens.list(0).push_back(Tracked::new(prefix));
             }
             Gc::from_box(NonNull::new_unchecked(wide))
         }

@@ -14,7 +14,7 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 
 use crate::gc::Gc;
-use crate::header::flag;
+use crate::header::Flags;
 use crate::trace::Trace;
 
 /// Mutable access to the value of a [`Gc`] that has no other handle, from
@@ -40,7 +40,7 @@ impl<'a, T: ?Sized + Trace + 'static> GcMut<'a, T> {
     /// Lends out the value of `gc`, which has no other handle.
     fn lend(gc: &'a mut Gc<T>) -> Self {
         if let Some(node) = Gc::tracked_prefix(gc) {
-            node.set(flag::LENT_MUT);
+            node.set(Flags::LENT_MUT);
         }
         GcMut {
             gc,
@@ -53,7 +53,7 @@ impl<T: ?Sized + Trace + 'static> Drop for GcMut<'_, T> {
     #[inline]
     fn drop(&mut self) {
         if let Some(node) = Gc::tracked_prefix(self.gc) {
-            node.clear(flag::LENT_MUT);
+            node.clear(Flags::LENT_MUT);
         }
     }
 }

@@ -82,8 +82,8 @@ pub(crate) struct TrackedHeader {
     /// References from inside the set a running collection examines,
     /// counted by `subtract_refs`; 0 outside a collection.
     internal_refs: Cell<u32>,
-    /// [`flag`] bits, and the [`code`] of the list the object is on in bits
-    /// [`code::SHIFT`]...
+    /// [`Flags`], and the [`Code`] of the list the object is on in bits
+    /// [`Code::SHIFT`]...
     flags: Cell<u32>,
 }
 
@@ -93,81 +93,167 @@ pub(crate) const TRACKED_PREFIX: usize = size_of::<TrackedHeader>();
 const _: () = assert!(size_of::<Header>() == 8);
 const _: () = assert!(TRACKED_PREFIX == 32);
 
-/// Flag bits of [`TrackedHeader::flags`].
-pub(crate) mod flag {
+/// Flag bits of [`TrackedHeader::flags`] (bits 1..=6 of the word; the
+/// [`Code`] sits above them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub(crate) struct Flags(u32);
+
+impl Flags {
+    /// No flag.
+    pub(crate) const NONE: Flags = Flags(0);
     /// Found reachable from outside the collected set (mark phase).
-    pub(crate) const REACHABLE: u32 = 1 << 1;
+    pub(crate) const REACHABLE: Flags = Flags(1 << 1);
     /// The finalizer has run (or started); it never runs again.
-    pub(crate) const FINALIZED: u32 = 1 << 2;
+    pub(crate) const FINALIZED: Flags = Flags(1 << 2);
     /// The collector cleared the object's weak references.
-    pub(crate) const WEAK_CLEARED: u32 = 1 << 3;
+    pub(crate) const WEAK_CLEARED: Flags = Flags(1 << 3);
     /// The mark phase's list walk has passed this object.
-    pub(crate) const VISITED: u32 = 1 << 5;
+    pub(crate) const VISITED: Flags = Flags(1 << 5);
     /// A `GcMut` guard lends the value out mutably: the collector must not
     /// trace it (its edges count as references from outside).
-    pub(crate) const LENT_MUT: u32 = 1 << 4;
+    pub(crate) const LENT_MUT: Flags = Flags(1 << 4);
     /// The strong count went down without reaching 0 since the last full
     /// collection examined the object: it may be part of a garbage cycle
     /// (see `collect::candidates`).
-    pub(crate) const CANDIDATE: u32 = 1 << 6;
+    pub(crate) const CANDIDATE: Flags = Flags(1 << 6);
+
+    /// The flags of `self` and of `other`.
+    #[inline(always)]
+    pub(crate) const fn union(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    /// The bits of the flags word.
+    #[inline(always)]
+    const fn bits(self) -> u32 {
+        self.0
+    }
 }
 
-/// Which list a tracked object is on, kept in bits [`SHIFT`]`..` of its
-/// flags, so a collection tells the members of the set it examines from
+impl core::ops::BitOr for Flags {
+    type Output = Flags;
+
+    #[inline(always)]
+    fn bitor(self, other: Flags) -> Flags {
+        self.union(other)
+    }
+}
+
+/// Which list a tracked object is on, kept in bits [`Code::SHIFT`]`..` of
+/// its flags, so a collection tells the members of the set it examines from
 /// every other object with the load it makes anyway (CPython flags the set
 /// in a pass of its own, `update_refs`).
 ///
-/// Generation 2 has two codes, [`OLD_A`] and [`OLD_B`]: a full collection
-/// gives its survivors the one the previous full collection did not use, so
-/// an object it has finished with leaves its set at once (what CPython
-/// clears a per-object flag for).
-pub(crate) mod code {
+/// Generation 2 has two codes, [`OLD_A`](Code::OLD_A) and
+/// [`OLD_B`](Code::OLD_B): a full collection gives its survivors the one the
+/// previous full collection did not use, so an object it has finished with
+/// leaves its set at once (what CPython clears a per-object flag for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub(crate) struct Code(u32);
+
+impl Code {
     /// First bit of the code in the flags.
-    pub(crate) const SHIFT: u32 = 8;
+    const SHIFT: u32 = 8;
     /// The code's bits in the flags.
-    pub(crate) const MASK: u32 = 0b111 << SHIFT;
+    const MASK: u32 = 0b111 << Self::SHIFT;
     /// Number of codes (3 bits).
-    pub(crate) const COUNT: u32 = 8;
+    pub(crate) const COUNT: usize = 8;
     /// Generation 0. Zero, so a fresh header is in generation 0.
-    pub(crate) const GEN0: u32 = 0;
+    pub(crate) const GEN0: Code = Code(0);
     /// Generation 1.
-    pub(crate) const GEN1: u32 = 1;
-    /// Generation 2, one of its two codes (see the module docs).
-    pub(crate) const OLD_A: u32 = 2;
+    pub(crate) const GEN1: Code = Code(1);
+    /// Generation 2, one of its two codes (see the type's docs).
+    pub(crate) const OLD_A: Code = Code(2);
     /// Generation 2, the other code.
-    pub(crate) const OLD_B: u32 = 3;
+    pub(crate) const OLD_B: Code = Code(3);
     /// The permanent generation (`freeze`).
-    pub(crate) const PERMANENT: u32 = 4;
+    pub(crate) const PERMANENT: Code = Code(4);
     /// Found unreachable by the running collection (on the heap's
     /// `unreachable` or `pending` list).
-    pub(crate) const UNREACHABLE: u32 = 5;
+    pub(crate) const UNREACHABLE: Code = Code(5);
     /// Garbage the collector dropped: on no list, never examined again (a
     /// handle kept past the collection sees a zombie).
-    pub(crate) const DEAD: u32 = 6;
+    pub(crate) const DEAD: Code = Code(6);
     /// Moved to the unreachable list by a running collection's mark walk,
     /// which holds a strong handle to it and flagged it `WEAK_CLEARED`
     /// (undone if the walk finds it reachable after all). Once the walk is
     /// over: garbage with no finalizer to run, waiting for its drop.
-    pub(crate) const CONDEMNED: u32 = 7;
+    pub(crate) const CONDEMNED: Code = Code(7);
 
-    /// The set of codes holding just `code`, for
-    /// [`TrackedHeader::is_member`](super::TrackedHeader::is_member).
-    #[inline]
-    pub(crate) const fn set(code: u32) -> u32 {
-        1 << code
+    /// The code as an index (`0..COUNT`), for per-code tables.
+    #[inline(always)]
+    pub(crate) const fn index(self) -> usize {
+        self.0 as usize
     }
 
-    /// Whether objects with `code` are garbage whose weak references are
-    /// cleared: `CONDEMNED` and `DEAD`.
+    /// Whether objects with this code are garbage whose weak references
+    /// are cleared: `CONDEMNED` and `DEAD`.
     #[inline]
-    pub(crate) const fn clears_weak(code: u32) -> bool {
-        code == CONDEMNED || code == DEAD
+    pub(crate) const fn clears_weak(self) -> bool {
+        self.0 == Self::CONDEMNED.0 || self.0 == Self::DEAD.0
     }
 
-    /// The generation-2 code that is not `old`.
+    /// The generation-2 code that is not `self`.
     #[inline]
-    pub(crate) const fn other_old(old: u32) -> u32 {
-        if old == OLD_A { OLD_B } else { OLD_A }
+    pub(crate) const fn other_old(self) -> Code {
+        if self.0 == Self::OLD_A.0 {
+            Self::OLD_B
+        } else {
+            Self::OLD_A
+        }
+    }
+}
+
+/// A set of [`Code`]s, one bit per code, for
+/// [`TrackedHeader::is_member`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub(crate) struct CodeSet(u32);
+
+impl CodeSet {
+    /// Every code.
+    pub(crate) const ALL: CodeSet = CodeSet(u32::MAX);
+
+    /// The set holding just `code`.
+    #[inline(always)]
+    pub(crate) const fn of(code: Code) -> CodeSet {
+        CodeSet(1 << code.0)
+    }
+
+    /// The codes of `self` and of `other`.
+    #[inline(always)]
+    pub(crate) const fn union(self, other: CodeSet) -> CodeSet {
+        CodeSet(self.0 | other.0)
+    }
+
+    /// The codes of `self` not in `other`.
+    #[inline(always)]
+    pub(crate) const fn without(self, other: CodeSet) -> CodeSet {
+        CodeSet(self.0 & !other.0)
+    }
+
+    /// Whether `code` is in the set.
+    #[inline(always)]
+    pub(crate) const fn contains(self, code: Code) -> bool {
+        (self.0 >> code.0) & 1 != 0
+    }
+
+    /// Whether the code with index `index` (see [`Code::index`]) is in the
+    /// set.
+    #[inline(always)]
+    pub(crate) const fn contains_index(self, index: usize) -> bool {
+        (self.0 >> index) & 1 != 0
+    }
+}
+
+impl core::ops::BitOr for CodeSet {
+    type Output = CodeSet;
+
+    #[inline(always)]
+    fn bitor(self, other: CodeSet) -> CodeSet {
+        self.union(other)
     }
 }
 
@@ -339,65 +425,52 @@ impl TrackedHeader {
         self.internal_refs.set(n);
     }
 
-    /// The [`code`] of the list the object is on.
+    /// The [`Code`] of the list the object is on.
     #[inline]
-    pub(crate) fn code(&self) -> u32 {
-        (self.flags.get() & code::MASK) >> code::SHIFT
+    pub(crate) fn code(&self) -> Code {
+        Code((self.flags.get() & Code::MASK) >> Code::SHIFT)
     }
 
-    /// Whether the object's code is in `codes` (a union of [`code::set`]s).
+    /// Whether the object's code is in `codes`.
     #[inline]
-    pub(crate) fn is_member(&self, codes: u32) -> bool {
-        (codes >> self.code()) & 1 != 0
+    pub(crate) fn is_member(&self, codes: CodeSet) -> bool {
+        codes.contains(self.code())
     }
 
     /// Gives the object the code of the list it is moving to.
     #[inline]
-    pub(crate) fn set_code(&self, code: u32) {
+    pub(crate) fn set_code(&self, code: Code) {
         self.flags
-            .set((self.flags.get() & !code::MASK) | (code << code::SHIFT));
+            .set((self.flags.get() & !Code::MASK) | (code.0 << Code::SHIFT));
     }
 
     /// Ends the object's part in a graph pass in one store: clears the
     /// mark flags, the flags in `clear` and the internal count, and gives
     /// it `code`.
     #[inline]
-    pub(crate) fn leave_graph_pass(&self, code: u32, clear: u32) {
-        let kept = self.flags.get() & !(flag::REACHABLE | flag::VISITED | code::MASK | clear);
-        self.flags.set(kept | (code << code::SHIFT));
+    pub(crate) fn leave_graph_pass(&self, code: Code, clear: Flags) {
+        let marks = Flags::REACHABLE.union(Flags::VISITED).union(clear);
+        let kept = self.flags.get() & !(marks.bits() | Code::MASK);
+        self.flags.set(kept | (code.0 << Code::SHIFT));
         self.internal_refs.set(0);
     }
 
-    /// Whether the collector still has to call this object's finalizer
-    /// (user code): its type has one and it has not run.
-    ///
-    /// Takes the object's pointer, not `&self`: a pointer made from a
-    /// `&TrackedHeader` may only reach the prefix, not the header after it.
-    ///
-    /// # Safety
-    ///
-    /// `this` must be a live tracked allocation.
+    /// Whether the object has one of `flags`.
     #[inline]
-    pub(crate) unsafe fn finalizer_pending(this: NonNull<TrackedHeader>) -> bool {
-        // SAFETY: `this` is a live tracked object (caller's contract): its
-        // prefix and the header after it are readable through it.
-        let (prefix, header) = unsafe { (this.as_ref(), Self::header(this)) };
-        header.has_finalizer() && !prefix.has(flag::FINALIZED)
+    pub(crate) fn has(&self, flags: Flags) -> bool {
+        self.flags.get() & flags.bits() != 0
     }
 
+    /// Sets `flags`.
     #[inline]
-    pub(crate) fn has(&self, bits: u32) -> bool {
-        self.flags.get() & bits != 0
+    pub(crate) fn set(&self, flags: Flags) {
+        self.flags.set(self.flags.get() | flags.bits());
     }
 
+    /// Clears `flags`.
     #[inline]
-    pub(crate) fn set(&self, bits: u32) {
-        self.flags.set(self.flags.get() | bits);
-    }
-
-    #[inline]
-    pub(crate) fn clear(&self, bits: u32) {
-        self.flags.set(self.flags.get() & !bits);
+    pub(crate) fn clear(&self, flags: Flags) {
+        self.flags.set(self.flags.get() & !flags.bits());
     }
 
     /// `true` while the object is on a generation list (or one of the

@@ -43,7 +43,7 @@ pub(crate) struct Heap {
     pub(crate) collecting: Cell<bool>,
     /// Candidates flagged, per code of the list they were on (upper
     /// bounds, see `collect::candidates`).
-    pub(crate) candidates: [Cell<usize>; crate::header::code::COUNT as usize],
+    pub(crate) candidates: [Cell<usize>; crate::header::Code::COUNT],
     /// Tests: automatic collections that could skip their graph passes
     /// run them and assert they find nothing.
     #[cfg(test)]
@@ -60,7 +60,7 @@ pub(crate) struct Heap {
     pub(crate) debug: Cell<crate::introspect::DebugFlags>,
     /// What `DebugFlags::SAVEALL` kept (`gc.garbage`): objects the list
     /// holds one strong count of each.
-    pub(crate) garbage: Cell<Vec<NonNull<crate::header::TrackedHeader>>>,
+    pub(crate) garbage: Cell<Vec<crate::tracked::Tracked>>,
     /// The counts `census_growth` compares with.
     pub(crate) census_last: core::cell::RefCell<std::collections::HashMap<&'static str, usize>>,
 }

@@ -48,6 +48,7 @@ mod release;
 mod stats;
 mod trace;
 mod trace_impls;
+mod tracked;
 mod unsize;
 mod vtable;
 mod weak;

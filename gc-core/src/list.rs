@@ -15,11 +15,15 @@
 //! own `unreachable`/`pending` lists, every member held by a temporary
 //! strong handle), and otherwise pops objects one at a time from a private
 //! list.
+//!
+//! Objects on a list are live (an object unlinks itself before its memory
+//! goes), so the helpers hand out [`Tracked`] handles; the code that uses
+//! one keeps the object alive for as long as it does (see [`Tracked`]).
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
 
-use crate::header::TrackedHeader;
+use crate::tracked::Tracked;
 
 /// `prev`/`next` pointers; `prev == null` means "on no list".
 #[repr(C)]
@@ -77,32 +81,32 @@ impl ListHead {
 
     /// First object, if any.
     #[inline]
-    pub(crate) fn first(&self) -> Option<NonNull<TrackedHeader>> {
+    pub(crate) fn first(&self) -> Option<Tracked> {
         let next = self.links.next.get();
         if next == self.as_links() {
             None
         } else {
             // SAFETY: every non-head node of a ring is the `links` field at
             // offset 0 of a live `TrackedHeader` (repr(C)).
-            Some(unsafe { NonNull::new_unchecked(next.cast()) })
+            Some(unsafe { node_at(next) })
         }
     }
 
     /// The last object, if any.
     #[inline]
-    pub(crate) fn last(&self) -> Option<NonNull<TrackedHeader>> {
+    pub(crate) fn last(&self) -> Option<Tracked> {
         let prev = self.links.prev.get();
         if prev == self.as_links() {
             None
         } else {
             // SAFETY: as in `first`.
-            Some(unsafe { NonNull::new_unchecked(prev.cast()) })
+            Some(unsafe { node_at(prev) })
         }
     }
 
     /// Removes and returns the first object (left unlinked).
     #[inline]
-    pub(crate) fn pop_first(&self) -> Option<NonNull<TrackedHeader>> {
+    pub(crate) fn pop_first(&self) -> Option<Tracked> {
         let first = self.first()?;
         // SAFETY: `first` is a live node of this ring.
         unsafe { unlink(first) };
@@ -113,15 +117,15 @@ impl ListHead {
     ///
     /// # Safety
     ///
-    /// `node` must be a live tracked object that is on no list.
+    /// `node` must be on no list.
     #[inline]
-    pub(crate) unsafe fn push_back(&self, node: NonNull<TrackedHeader>) {
-        // SAFETY: caller guarantees `node` is live; the head and its current
-        // tail are live ring members.
+    pub(crate) unsafe fn push_back(&self, node: Tracked) {
+        // SAFETY: `node` is live (a `Tracked`) and on no list (caller's
+        // contract); the head and its current tail are live ring members.
         unsafe {
             // Derive the stored pointer from the whole-object pointer (not from
             // a `&Links`) so it keeps provenance over the entire allocation.
-            let np = node.as_ptr().cast::<Links>();
+            let np = node.as_ptr().as_ptr().cast::<Links>();
             debug_assert!(
                 !(*np).is_linked(),
                 "push_back of an object already on a list"
@@ -141,10 +145,10 @@ impl ListHead {
     ///
     /// As for [`push_back`](Self::push_back).
     #[inline]
-    pub(crate) unsafe fn push_front(&self, node: NonNull<TrackedHeader>) {
+    pub(crate) unsafe fn push_front(&self, node: Tracked) {
         // SAFETY: as in `push_back`, mirrored.
         unsafe {
-            let np = node.as_ptr().cast::<Links>();
+            let np = node.as_ptr().as_ptr().cast::<Links>();
             debug_assert!(
                 !(*np).is_linked(),
                 "push_front of an object already on a list"
@@ -188,7 +192,7 @@ impl ListHead {
     ///
     /// The list's objects are live; `f` does not panic and neither links
     /// nor unlinks anything on this list (the ring is abandoned as it goes).
-    pub(crate) unsafe fn drain_unlinked(&self, mut f: impl FnMut(NonNull<TrackedHeader>)) {
+    pub(crate) unsafe fn drain_unlinked(&self, mut f: impl FnMut(Tracked)) {
         let head = self.as_links();
         // SAFETY: the ring consists of live nodes (caller's contract); each
         // node's successor is read before `f` may free the node, and `f`
@@ -197,15 +201,13 @@ impl ListHead {
             let mut cur = (*head).next.get();
             while cur != head {
                 let next = (*cur).next.get();
+                let node = node_at(cur);
                 if next != head {
-                    prefetch_ahead(
-                        NonNull::new_unchecked(cur.cast()),
-                        Some(NonNull::new_unchecked(next.cast())),
-                    );
+                    prefetch_ahead(node, Some(node_at(next)));
                 }
                 (*cur).prev.set(ptr::null_mut());
                 (*cur).next.set(ptr::null_mut());
-                f(NonNull::new_unchecked(cur.cast()));
+                f(node);
                 cur = next;
             }
         }
@@ -229,17 +231,29 @@ impl ListHead {
     }
 }
 
+/// The handle of the object whose `links` a ring node is.
+///
+/// # Safety
+///
+/// `links` is a non-head node of a ring (so a live listed object).
+#[inline(always)]
+unsafe fn node_at(links: *mut Links) -> Tracked {
+    // SAFETY: non-head ring nodes are the `links` field at offset 0 of a
+    // live `TrackedHeader` (repr(C)); listed objects are live.
+    unsafe { Tracked::new(NonNull::new_unchecked(links.cast())) }
+}
+
 /// Removes `node` from whatever list it is on (no-op when unlinked).
 ///
 /// # Safety
 ///
-/// `node` must be a live tracked object; if linked, its neighbours are live.
+/// If `node` is linked, its neighbours are live (true of every list).
 #[inline]
-pub(crate) unsafe fn unlink(node: NonNull<TrackedHeader>) {
-    // SAFETY: caller's contract; neighbours of a linked node are live ring
-    // members (objects or a head).
+pub(crate) unsafe fn unlink(node: Tracked) {
+    // SAFETY: `node` is live (a `Tracked`); neighbours of a linked node are
+    // live ring members (objects or a head), caller's contract.
     unsafe {
-        let n = node.as_ptr().cast::<Links>();
+        let n = node.as_ptr().as_ptr().cast::<Links>();
         let prev = (*n).prev.get();
         if prev.is_null() {
             return;
@@ -256,19 +270,16 @@ pub(crate) unsafe fn unlink(node: NonNull<TrackedHeader>) {
 ///
 /// # Safety
 ///
-/// `node` must be linked on `list`, and both must be live.
+/// `node` must be linked on `list`.
 #[inline]
-pub(crate) unsafe fn prev_in(
-    list: &ListHead,
-    node: NonNull<TrackedHeader>,
-) -> Option<NonNull<TrackedHeader>> {
-    // SAFETY: caller's contract.
-    let prev = unsafe { (*node.as_ptr().cast::<Links>()).prev.get() };
+pub(crate) unsafe fn prev_in(list: &ListHead, node: Tracked) -> Option<Tracked> {
+    // SAFETY: `node` is live (a `Tracked`) and linked (caller's contract).
+    let prev = unsafe { (*node.as_ptr().as_ptr().cast::<Links>()).prev.get() };
     if prev == list.as_links() {
         None
     } else {
-        // SAFETY: non-head ring nodes are `TrackedHeader`s.
-        Some(unsafe { NonNull::new_unchecked(prev.cast()) })
+        // SAFETY: a non-head ring node.
+        Some(unsafe { node_at(prev) })
     }
 }
 
@@ -276,26 +287,23 @@ pub(crate) unsafe fn prev_in(
 ///
 /// # Safety
 ///
-/// `node` must be linked on `list`, and both must be live.
+/// `node` must be linked on `list`.
 #[inline]
-pub(crate) unsafe fn next_in(
-    list: &ListHead,
-    node: NonNull<TrackedHeader>,
-) -> Option<NonNull<TrackedHeader>> {
-    // SAFETY: caller's contract.
-    let next = unsafe { (*node.as_ptr().cast::<Links>()).next.get() };
+pub(crate) unsafe fn next_in(list: &ListHead, node: Tracked) -> Option<Tracked> {
+    // SAFETY: `node` is live (a `Tracked`) and linked (caller's contract).
+    let next = unsafe { (*node.as_ptr().as_ptr().cast::<Links>()).next.get() };
     if next == list.as_links() {
         None
     } else {
-        // SAFETY: non-head ring nodes are `TrackedHeader`s.
-        Some(unsafe { NonNull::new_unchecked(next.cast()) })
+        // SAFETY: a non-head ring node.
+        Some(unsafe { node_at(next) })
     }
 }
 
 /// Calls `f` on every object of `list`, front to back. `f` must neither
 /// link nor unlink objects of `list` (it may run user code when nothing
 /// user code can do reaches `list`, as for the collector's own lists).
-pub(crate) fn for_each(list: &ListHead, mut f: impl FnMut(NonNull<TrackedHeader>)) {
+pub(crate) fn for_each(list: &ListHead, mut f: impl FnMut(Tracked)) {
     let mut cur = list.first();
     while let Some(node) = cur {
         // SAFETY: `node` is on `list` and live (listed objects are), and `f`
@@ -315,11 +323,12 @@ const PREFETCH_DISTANCE: usize = 24;
 /// is usually `PREFETCH_DISTANCE` strides further: ask for it now. A wrong
 /// guess only costs a useless prefetch (prefetches never fault).
 #[inline(always)]
-pub(crate) fn prefetch_ahead(node: NonNull<TrackedHeader>, next: Option<NonNull<TrackedHeader>>) {
+pub(crate) fn prefetch_ahead(node: Tracked, next: Option<Tracked>) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     if let Some(next) = next {
-        let stride = next.as_ptr().addr().wrapping_sub(node.as_ptr().addr());
+        let stride = next.addr().wrapping_sub(node.addr());
         let ahead = next
+            .as_ptr()
             .as_ptr()
             .cast::<i8>()
             .wrapping_byte_add(stride.wrapping_mul(PREFETCH_DISTANCE));

@@ -3,13 +3,11 @@
 //! A leaf module, so the heap can own the stack without importing the
 //! collector.
 
-use core::ptr::NonNull;
-
-use crate::header::TrackedHeader;
+use crate::tracked::Tracked;
 
 /// Objects the mark walk found reachable after it passed them, still to be
 /// traced (see `collect::cycle`).
-pub(crate) type MarkStack = Vec<NonNull<TrackedHeader>>;
+pub(crate) type MarkStack = Vec<Tracked>;
 
 /// Mark-stack capacity (entries) kept between collections.
 pub(crate) const MARK_STACK_KEEP: usize = 1 << 16;

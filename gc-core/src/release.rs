@@ -16,10 +16,11 @@
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
-use crate::header::{GcBox, TrackedHeader, flag};
+use crate::header::{Flags, GcBox};
 use crate::heap::{Heap, heap};
 use crate::list;
 use crate::trace::{Trace, finalize_if_any};
+use crate::tracked::Tracked;
 use crate::vtable::allocation_of;
 
 /// Nesting depth of refcount-path drops before the trashcan defers them.
@@ -66,7 +67,7 @@ pub(crate) unsafe fn release_implicit_weak<T: ?Sized + Trace>(ptr: NonNull<GcBox
         "untracked objects use release_untracked_weak"
     );
     // SAFETY: tracked (caller), and the implicit weak count keeps it live.
-    unsafe { release_tracked_memory(heap(), TrackedHeader::of_box(ptr.cast())) };
+    unsafe { release_tracked_memory(heap(), Tracked::of_box(ptr.cast())) };
 }
 
 /// Drops the weak count shared by the strong handles of an untracked
@@ -151,7 +152,7 @@ pub(crate) unsafe fn free_block<T: ?Sized + Trace>(heap: &Heap, ptr: NonNull<GcB
     // SAFETY: the block is still allocated (caller).
     if unsafe { (*ptr.as_ptr()).header.is_tracked() } {
         // SAFETY: tracked object, memory still allocated (caller).
-        let (base, layout) = unsafe { allocation_of(TrackedHeader::of_box(ptr.cast())) };
+        let (base, layout) = allocation_of(unsafe { Tracked::of_box(ptr.cast()) });
         // SAFETY: `base`/`layout` describe the allocation made by `Gc::new`.
         unsafe { heap.deallocate(base, layout) };
     } else {
@@ -164,16 +165,15 @@ pub(crate) unsafe fn free_block<T: ?Sized + Trace>(heap: &Heap, ptr: NonNull<GcB
 ///
 /// # Safety
 ///
-/// Strong count 0 and value dropped; `node` is on no list.
+/// Strong count 0 and value dropped; `node` is on no list. The caller's
+/// use of `node` ends here (its memory may be freed).
 #[inline]
-pub(crate) unsafe fn release_tracked_memory(heap: &Heap, node: NonNull<TrackedHeader>) {
-    // SAFETY: the implicit weak count keeps the block alive until here.
-    if unsafe { TrackedHeader::header(node) }.dec_weak() == 0 {
-        // SAFETY: no handle of any kind is left.
-        unsafe {
-            let (base, layout) = allocation_of(node);
-            heap.deallocate(base, layout);
-        }
+pub(crate) unsafe fn release_tracked_memory(heap: &Heap, node: Tracked) {
+    // The implicit weak count keeps the block alive until here.
+    if node.header().dec_weak() == 0 {
+        let (base, layout) = allocation_of(node);
+        // SAFETY: no handle of any kind is left: the block is freed once.
+        unsafe { heap.deallocate(base, layout) };
     }
 }
 
@@ -198,21 +198,16 @@ impl Drop for DepthGuard<'_> {
 ///
 /// # Safety
 ///
-/// `node` is a live tracked object on a list, whose strong count just
-/// reached 0, value intact.
+/// `node` is on a list, its strong count just reached 0, value intact.
 #[inline(always)]
-unsafe fn leave_heap_and_finalize(
-    heap: &Heap,
-    node: NonNull<TrackedHeader>,
-    finalize: impl FnOnce(),
-) {
-    // SAFETY: live object; unlinking is O(1) and always allowed.
+unsafe fn leave_heap_and_finalize(heap: &Heap, node: Tracked, finalize: impl FnOnce()) {
+    // SAFETY: unlinking is O(1) and always allowed (neighbours of a listed
+    // object are live).
     unsafe { list::unlink(node) };
-    // SAFETY: live (caller's contract).
-    let h = unsafe { node.as_ref() };
+    let h = node.prefix();
     heap.note_tracked_deallocation(h);
-    if !h.has(flag::FINALIZED) {
-        h.set(flag::FINALIZED);
+    if !h.has(Flags::FINALIZED) {
+        h.set(Flags::FINALIZED);
         // Strong 0: the finalizer cannot resurrect the object (upgrades
         // fail).
         finalize();
@@ -224,15 +219,10 @@ unsafe fn leave_heap_and_finalize(
 ///
 /// # Safety
 ///
-/// `node` is live with strong count 0, on no list, value intact; `drop`
-/// drops that value (exactly once).
+/// `node` has strong count 0, is on no list, value intact; `drop` drops
+/// that value (exactly once).
 #[inline(always)]
-unsafe fn drop_value_and_release(
-    heap: &Heap,
-    node: NonNull<TrackedHeader>,
-    depth: u32,
-    drop: impl FnOnce(),
-) {
+unsafe fn drop_value_and_release(heap: &Heap, node: Tracked, depth: u32, drop: impl FnOnce()) {
     {
         heap.drop_depth.set(depth + 1);
         let _restore = DepthGuard { heap, depth };
@@ -248,14 +238,10 @@ unsafe fn drop_value_and_release(
 ///
 /// As for `drop_value_and_release`.
 #[inline]
-unsafe fn drop_erased_value_and_release(heap: &Heap, node: NonNull<TrackedHeader>, depth: u32) {
+unsafe fn drop_erased_value_and_release(heap: &Heap, node: Tracked, depth: u32) {
     // SAFETY: caller's contract; the value is intact and unreachable
     // (strong count 0), so it is dropped exactly once.
-    unsafe {
-        drop_value_and_release(heap, node, depth, || {
-            (node.as_ref().vtable.drop_value)(TrackedHeader::boxed(node));
-        });
-    }
+    unsafe { drop_value_and_release(heap, node, depth, || node.drop_value()) };
 }
 
 /// The end of a refcount death at `depth`: the outermost one drains the
@@ -276,8 +262,9 @@ fn after_refcount_death(heap: &Heap, depth: u32) {
 /// `ptr` is a live tracked object whose strong count just reached 0.
 #[inline(never)]
 unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
-    // SAFETY: tracked objects carry a prefix; the object is live.
-    let node = unsafe { TrackedHeader::of_box(ptr.cast()) };
+    // SAFETY: tracked objects carry a prefix; the object is live until
+    // `drop_value_and_release` releases it, the handle's last use.
+    let node = unsafe { Tracked::of_box(ptr.cast()) };
     // SAFETY: live (the implicit weak count is still held).
     let header = unsafe { &(*ptr.as_ptr()).header };
     let heap = heap();
@@ -303,14 +290,12 @@ unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBo
 ///
 /// # Safety
 ///
-/// `node` is a live tracked object whose strong count just reached 0.
+/// `node`'s strong count just reached 0 (its implicit weak count keeps it
+/// live until it is released here).
 #[inline(never)]
-pub(crate) unsafe fn tracked_last_strong_dropped(node: NonNull<TrackedHeader>) {
+pub(crate) unsafe fn tracked_last_strong_dropped(node: Tracked) {
     let heap = heap();
-    // SAFETY: the object is live (its implicit weak count is still held).
-    let h = unsafe { node.as_ref() };
-    // SAFETY: as above.
-    if unsafe { TrackedHeader::header(node) }.is_value_dropped() {
+    if node.header().is_value_dropped() {
         // A handle kept past a cycle collection: the value is already gone.
         // SAFETY: strong 0, value dropped, the collector unlinked it.
         unsafe { release_tracked_memory(heap, node) };
@@ -319,8 +304,8 @@ pub(crate) unsafe fn tracked_last_strong_dropped(node: NonNull<TrackedHeader>) {
     // SAFETY: strong 0, value intact (caller's contract).
     unsafe {
         leave_heap_and_finalize(heap, node, || {
-            if TrackedHeader::header(node).has_finalizer() {
-                (h.vtable.finalize)(TrackedHeader::boxed(node));
+            if node.header().has_finalizer() {
+                node.finalize();
             }
         });
     }

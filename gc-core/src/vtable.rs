@@ -10,6 +10,7 @@ use core::ptr::NonNull;
 use crate::any_trace::AnyTrace;
 use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader};
 use crate::trace::{Trace, Tracer};
+use crate::tracked::Tracked;
 
 /// Type-erased operations on one tracked object.
 pub(crate) struct VTable {
@@ -204,39 +205,30 @@ unsafe fn drop_value<T: Trace>(boxed: NonNull<Header>) {
 }
 
 /// Start of the allocation holding tracked object `node`, and its layout.
-///
-/// # Safety
-/// `node` must be a tracked object whose memory is still allocated.
 #[inline]
-pub(crate) unsafe fn allocation_of(node: NonNull<TrackedHeader>) -> (NonNull<u8>, Layout) {
-    // SAFETY: the vtable is set at allocation and never changes.
-    let vt = unsafe { node.as_ref().vtable };
+pub(crate) fn allocation_of(node: Tracked) -> (NonNull<u8>, Layout) {
+    let vt = node.vtable();
     let (box_offset, layout) = if vt.unsized_tail {
-        // SAFETY: the vtable says the object has a tail.
-        let tail = unsafe { UnsizedTail::of(node) };
+        // SAFETY: the vtable says the object has a tail; live (a `Tracked`).
+        let tail = unsafe { UnsizedTail::of(node.as_ptr()) };
         (tail.box_offset, tail.layout)
     } else {
         (vt.box_offset, vt.layout)
     };
-    let boxed = TrackedHeader::boxed(node);
+    let boxed = node.boxed();
     // SAFETY: the box sits `box_offset` bytes into the allocation.
     (unsafe { boxed.cast::<u8>().byte_sub(box_offset) }, layout)
 }
 
 /// `core::any::type_name` of the concrete type of tracked object `node`
 /// (also for a value the collector dropped).
-///
-/// # Safety
-/// `node` is a tracked object whose memory is still allocated.
-pub(crate) unsafe fn type_name_of(node: NonNull<TrackedHeader>) -> &'static str {
-    // SAFETY: the vtable and the unsized tail are fixed at allocation and
-    // live as long as the memory (caller's contract).
-    unsafe {
-        let vtable = node.as_ref().vtable;
-        if vtable.unsized_tail {
-            UnsizedTail::of(node).type_name
-        } else {
-            (vtable.type_name)()
-        }
+pub(crate) fn type_name_of(node: Tracked) -> &'static str {
+    let vtable = node.vtable();
+    if vtable.unsized_tail {
+        // SAFETY: the vtable says the object has a tail, fixed at
+        // allocation and alive as long as the (live) object.
+        unsafe { UnsizedTail::of(node.as_ptr()) }.type_name
+    } else {
+        (vtable.type_name)()
     }
 }

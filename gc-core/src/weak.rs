@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 
 use crate::gc::Gc;
-use crate::header::{GcBox, Header, TrackedHeader, flag};
+use crate::header::{Flags, GcBox, Header, TrackedHeader};
 use crate::heap::heap;
 use crate::release::free_block;
 use crate::trace::{Trace, Tracer};
@@ -162,7 +162,7 @@ impl<T: ?Sized + Trace + 'static> Weak<T> {
             }
             // SAFETY: tracked object, block alive (weak count held).
             let node = unsafe { TrackedHeader::of_box(self.ptr.cast()).as_ref() };
-            if node.has(flag::WEAK_CLEARED) {
+            if node.has(Flags::WEAK_CLEARED) {
                 return None;
             }
         }

@@ -17,7 +17,7 @@
 //! its own makes a new cycle that becomes garbage exactly then).
 //!
 //! So `Gc::drop` flags such an object a **candidate**, once, and counts it
-//! under the [`code`](crate::header::code) of the list it is on. An *automatic* collection whose
+//! under the [`Code`](crate::header::Code) of the list it is on. An *automatic* collection whose
 //! set holds no candidate cannot find anything unreachable: it skips the
 //! graph passes and only promotes the set, relabelling the objects that
 //! change generation. Its result (0), the stats, counts and callbacks are
@@ -49,7 +49,7 @@
 //! since it was last examined, is not scanned. A program that keeps making
 //! young garbage next to a large old heap thus never pays for the old heap.
 
-use crate::header::{TrackedHeader, code, flag};
+use crate::header::{Code, CodeSet, Flags, TrackedHeader};
 use crate::heap::{GENERATIONS, Heap};
 
 use super::cycle::SetCodes;
@@ -60,38 +60,37 @@ impl Heap {
     #[cold]
     #[inline(never)]
     pub(crate) fn note_candidate(&self, node: &TrackedHeader) {
-        node.set(flag::CANDIDATE);
-        let count = &self.candidates[node.code() as usize];
+        node.set(Flags::CANDIDATE);
+        let count = &self.candidates[node.code().index()];
         count.set(count.get() + 1);
     }
 
-    /// The candidate counts of the codes in `codes` (a union of code sets).
-    fn counts_of(&self, codes: u32) -> impl Iterator<Item = &core::cell::Cell<usize>> {
+    /// The candidate counts of the codes in `codes`.
+    fn counts_of(&self, codes: CodeSet) -> impl Iterator<Item = &core::cell::Cell<usize>> {
         self.candidates
             .iter()
             .enumerate()
-            .filter(move |&(c, _)| code::set(c as u32) & codes != 0)
+            .filter(move |&(c, _)| codes.contains_index(c))
             .map(|(_, count)| count)
     }
 
     /// Candidates counted under the codes of `members`.
-    pub(super) fn candidates_in(&self, members: u32) -> usize {
+    pub(super) fn candidates_in(&self, members: CodeSet) -> usize {
         self.counts_of(members).map(core::cell::Cell::get).sum()
     }
 
-    /// Moves the candidate counts of `from` (a union of code sets) to code
-    /// `to`.
-    pub(super) fn move_candidates(&self, from: u32, to: u32) {
+    /// Moves the candidate counts of `from` to code `to`.
+    pub(super) fn move_candidates(&self, from: CodeSet, to: Code) {
         let moved: usize = self
-            .counts_of(from & !code::set(to))
+            .counts_of(from.without(CodeSet::of(to)))
             .map(core::cell::Cell::take)
             .sum();
-        let count = &self.candidates[to as usize];
+        let count = &self.candidates[to.index()];
         count.set(count.get() + moved);
     }
 
     /// Forgets the candidates of `codes`: their flags were just cleared.
-    pub(super) fn clear_candidates(&self, codes: u32) {
+    pub(super) fn clear_candidates(&self, codes: CodeSet) {
         self.counts_of(codes).for_each(|count| count.set(0));
     }
 
@@ -109,10 +108,10 @@ impl Heap {
         garbage_candidates: usize,
     ) {
         if generation == GENERATIONS - 1 {
-            self.clear_candidates(codes.members | code::set(codes.survivor));
+            self.clear_candidates(codes.members.union(CodeSet::of(codes.survivor)));
         } else {
             self.move_candidates(codes.members, codes.survivor);
-            let count = &self.candidates[codes.survivor as usize];
+            let count = &self.candidates[codes.survivor.index()];
             count.set(count.get().saturating_sub(garbage_candidates));
         }
     }
@@ -120,8 +119,8 @@ impl Heap {
     /// A flagged object leaves the heap for good: its count goes with it.
     #[inline]
     pub(crate) fn forget_candidate(&self, node: &TrackedHeader) {
-        if node.has(flag::CANDIDATE) {
-            let count = &self.candidates[node.code() as usize];
+        if node.has(Flags::CANDIDATE) {
+            let count = &self.candidates[node.code().index()];
             count.set(count.get().saturating_sub(1));
         }
     }

@@ -1,7 +1,7 @@
 //! Finding the unreachable objects of a set: CPython's `deduce_unreachable`.
 //!
 //! The set is one list whose objects all carry one of the set's
-//! [`code`](crate::header::code)s, and only they do: a collection of generation 2 examines the
+//! [`Code`](crate::header::Code)s, and only they do: a collection of generation 2 examines the
 //! codes of generations 0, 1 and 2, the re-check after the finalizers the
 //! code `UNREACHABLE`. Membership is read from the flags the passes load
 //! anyway, so CPython's first pass (`update_refs`, which copies every
@@ -50,13 +50,13 @@
 
 use core::any::Any;
 use core::panic::AssertUnwindSafe;
-use core::ptr::NonNull;
 use std::panic::catch_unwind;
 
-use crate::header::{TrackedHeader, code, flag};
+use crate::header::{Code, CodeSet, Flags};
 use crate::list::{self, ListHead, for_each, next_in, prefetch_ahead, prev_in};
 use crate::mark_stack::MarkStack;
 use crate::trace::Tracer;
+use crate::tracked::Tracked;
 
 use super::pass::{PassState, TraceAction};
 
@@ -69,23 +69,22 @@ pub(crate) enum GraphFailure {
     Panicked(Box<dyn Any + Send + 'static>),
 }
 
-/// The [`code`](crate::header::code)s of one graph pass: which objects it
+/// The [`Code`]s of one graph pass: which objects it
 /// examines and which code each gets when the pass is done with it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SetCodes {
-    /// The codes of the examined set (a union of
-    /// [`code::set`](crate::header::code::set)s): exactly the objects on the
-    /// list the pass runs on carry one of them.
-    pub(crate) members: u32,
+    /// The codes of the examined set: exactly the objects on the list the
+    /// pass runs on carry one of them.
+    pub(crate) members: CodeSet,
     /// For the objects that stay on (or return to) that list.
-    pub(crate) survivor: u32,
+    pub(crate) survivor: Code,
     /// For the objects moved to the unreachable list. Garbage codes
-    /// ([`code::clears_weak`]) come with `WEAK_CLEARED`.
-    pub(crate) unreachable: u32,
+    /// ([`Code::clears_weak`]) come with `WEAK_CLEARED`.
+    pub(crate) unreachable: Code,
     /// For every object when the pass fails (all are back on the list).
-    pub(crate) restore: u32,
+    pub(crate) restore: Code,
     /// Flags cleared on every object when the pass succeeds.
-    pub(crate) clear: u32,
+    pub(crate) clear: Flags,
     /// The collection's own pass (not the re-check after finalizers): the
     /// mark walk takes the collector's strong handle on each object it
     /// moves and condemns it (code `CONDEMNED`, `WEAK_CLEARED`), undoing
@@ -98,9 +97,9 @@ pub(crate) struct SetCodes {
 impl SetCodes {
     /// The codes the mark walk treats as members: the set's, and the code
     /// it gives the objects it moves.
-    fn marked_members(&self) -> u32 {
+    fn marked_members(&self) -> CodeSet {
         if self.condemn {
-            self.members | code::set(code::CONDEMNED)
+            self.members.union(CodeSet::of(Code::CONDEMNED))
         } else {
             self.members
         }
@@ -115,7 +114,7 @@ pub(crate) struct Deduced {
     /// Objects moved to the unreachable list.
     pub(crate) unreachable: usize,
     /// Whether one of them has a finalizer left to run
-    /// ([`TrackedHeader::finalizer_pending`]). With `SetCodes::condemn`,
+    /// ([`Tracked::finalizer_pending`]). With `SetCodes::condemn`,
     /// `false` means they are all condemned and held; `true`, that they are
     /// held with the code `codes.unreachable`.
     pub(crate) finalizers_pending: bool,
@@ -157,7 +156,7 @@ pub(crate) fn deduce_unreachable(
                 let mut finish_codes = codes;
                 if codes.condemn && !marked.finalizers_pending {
                     // Condemned they stay.
-                    finish_codes.unreachable = code::CONDEMNED;
+                    finish_codes.unreachable = Code::CONDEMNED;
                 }
                 let revived = finish(young, unreachable, finish_codes);
                 debug_assert_eq!(revived, marked.revived);
@@ -175,27 +174,25 @@ pub(crate) fn deduce_unreachable(
     stack.clear();
     unreachable.append_to(young);
     for_each(young, |node| {
-        // SAFETY: objects on a list are live.
-        let h = unsafe { node.as_ref() };
-        if h.code() == code::CONDEMNED {
-            // SAFETY: live; the mark walk took this handle, and the object
-            // has handles of its own besides (it was listed).
-            unsafe { TrackedHeader::header(node) }.dec_strong();
+        let h = node.prefix();
+        if h.code() == Code::CONDEMNED {
+            // The mark walk took this handle, and the object has handles of
+            // its own besides (it was listed).
+            node.header().dec_strong();
         }
         // Objects on generation lists never carry `WEAK_CLEARED`: only
         // this pass set it.
-        h.leave_graph_pass(codes.restore, flag::WEAK_CLEARED);
+        h.leave_graph_pass(codes.restore, Flags::WEAK_CLEARED);
     });
     Err(failure)
 }
 
 /// Gives every object of `list` the code `code` (the list is about to join
 /// the list that code stands for) and returns how many there are.
-pub(crate) fn set_codes(list: &ListHead, code: u32) -> usize {
+pub(crate) fn set_codes(list: &ListHead, code: Code) -> usize {
     let mut count = 0;
     for_each(list, |node| {
-        // SAFETY: objects on a list are live.
-        unsafe { node.as_ref() }.set_code(code);
+        node.prefix().set_code(code);
         count += 1;
     });
     count
@@ -203,14 +200,9 @@ pub(crate) fn set_codes(list: &ListHead, code: u32) -> usize {
 
 /// Whether `node` has strong handles beyond the `held` ones of the
 /// collector and the internal references counted by `subtract_refs`.
-///
-/// # Safety
-///
-/// `node` is live.
 #[inline]
-unsafe fn has_external_refs(node: NonNull<TrackedHeader>, held: u32) -> bool {
-    // SAFETY: caller's contract.
-    let (h, strong) = unsafe { (node.as_ref(), TrackedHeader::header(node).strong()) };
+fn has_external_refs(node: Tracked, held: u32) -> bool {
+    let (h, strong) = (node.prefix(), node.header().strong());
     debug_assert!(
         strong >= held,
         "a listed object has fewer strong handles than the collector holds"
@@ -226,7 +218,7 @@ unsafe fn has_external_refs(node: NonNull<TrackedHeader>, held: u32) -> bool {
 ///
 /// `node` is live, its value intact, and no graph pass is running (user
 /// code never runs during one, so introspection cannot be called there).
-pub(crate) unsafe fn referents_of(node: NonNull<TrackedHeader>) -> MarkStack {
+pub(crate) unsafe fn referents_of(node: Tracked) -> MarkStack {
     let mut pass = PassState::collecting();
     // SAFETY: caller's contract.
     unsafe { trace_object(node, &mut pass) };
@@ -237,22 +229,19 @@ pub(crate) unsafe fn referents_of(node: NonNull<TrackedHeader>) -> MarkStack {
 ///
 /// # Safety
 ///
-/// `node` is live and its value intact.
+/// `node`'s value is intact.
 #[inline]
-unsafe fn trace_object(node: NonNull<TrackedHeader>, pass: &mut PassState) {
-    // SAFETY: caller's contract.
-    let object = unsafe { node.as_ref() };
-    if object.has(flag::LENT_MUT) {
+unsafe fn trace_object(node: Tracked, pass: &mut PassState) {
+    if node.prefix().has(Flags::LENT_MUT) {
         // A `GcMut` holds `&mut` to the value: reading it would alias that
         // borrow. Not tracing only hides edges (like a mutably borrowed
         // `RefCell`): what the value owns stays reachable this round.
         return;
     }
-    let vtable = object.vtable;
-    pass.tracing = vtable.type_name;
-    pass.tracing_addr = node.as_ptr().addr();
-    // SAFETY: value intact (caller).
-    unsafe { (vtable.trace)(TrackedHeader::boxed(node), &mut Tracer::new(pass)) };
+    pass.tracing = node.vtable().type_name;
+    pass.tracing_addr = node.addr();
+    // SAFETY: value intact (caller's contract), not lent out (checked).
+    unsafe { node.trace(&mut Tracer::new(pass)) };
 }
 
 /// Step 1, on a fresh `pass`. Returns the edge balance of the set:
@@ -357,10 +346,10 @@ fn mark_reachable(
                 Walk::Backward => prev_in(young, node),
             };
             prefetch_ahead(node, cur);
-            let h = node.as_ref();
-            h.set(flag::VISITED);
-            if h.has(flag::REACHABLE) || has_external_refs(node, held) {
-                h.set(flag::REACHABLE);
+            let h = node.prefix();
+            h.set(Flags::VISITED);
+            if h.has(Flags::REACHABLE) || has_external_refs(node, held) {
+                h.set(Flags::REACHABLE);
                 trace_object(node, pass);
                 // Done with it: its new code takes it out of the set, so
                 // later edges to it need no attention.
@@ -372,19 +361,19 @@ fn mark_reachable(
                     trace_object(passed, pass);
                     revive(passed, codes);
                     revived += 1;
-                    if passed.as_ref().has(flag::CANDIDATE) {
+                    if passed.prefix().has(Flags::CANDIDATE) {
                         garbage_candidates -= 1;
                     }
                 }
             } else {
-                finalizers_pending |= TrackedHeader::finalizer_pending(node);
-                if h.has(flag::CANDIDATE) {
+                finalizers_pending |= node.finalizer_pending();
+                if h.has(Flags::CANDIDATE) {
                     garbage_candidates += 1;
                 }
                 if codes.condemn {
-                    h.set_code(code::CONDEMNED);
-                    h.set(flag::WEAK_CLEARED);
-                    TrackedHeader::header(node).inc_strong();
+                    h.set_code(Code::CONDEMNED);
+                    h.set(Flags::WEAK_CLEARED);
+                    node.header().inc_strong();
                 }
                 moved += 1;
                 list::unlink(node);
@@ -407,20 +396,16 @@ fn mark_reachable(
 /// A moved object turned out reachable: it takes the survivors' code, and
 /// what `SetCodes::condemn` did to it is undone.
 ///
-/// # Safety
-///
-/// `node` is live, on the unreachable list, moved by the running walk.
+/// `node` is on the unreachable list, moved by the running walk.
 #[inline]
-unsafe fn revive(node: NonNull<TrackedHeader>, codes: SetCodes) {
-    // SAFETY: caller's contract.
-    let h = unsafe { node.as_ref() };
+fn revive(node: Tracked, codes: SetCodes) {
+    let h = node.prefix();
     h.set_code(codes.survivor);
     if codes.condemn {
-        h.clear(flag::WEAK_CLEARED);
-        // SAFETY: live; the walk took this handle when it moved the object,
-        // which has handles of its own besides (a reachable object
-        // references it).
-        unsafe { TrackedHeader::header(node) }.dec_strong();
+        h.clear(Flags::WEAK_CLEARED);
+        // The walk took this handle when it moved the object, which has
+        // handles of its own besides (a reachable object references it).
+        node.header().dec_strong();
     }
 }
 
@@ -442,16 +427,16 @@ fn finish(young: &ListHead, unreachable: &ListHead, codes: SetCodes) -> usize {
         unsafe {
             cur = next_in(unreachable, node);
             prefetch_ahead(node, cur);
-            let h = node.as_ref();
-            if h.has(flag::REACHABLE) {
+            let h = node.prefix();
+            if h.has(Flags::REACHABLE) {
                 h.leave_graph_pass(codes.survivor, codes.clear);
                 list::unlink(node);
                 young.push_back(node);
                 revived += 1;
             } else {
-                h.leave_graph_pass(codes.unreachable, codes.clear | flag::WEAK_CLEARED);
-                if code::clears_weak(codes.unreachable) {
-                    h.set(flag::WEAK_CLEARED);
+                h.leave_graph_pass(codes.unreachable, codes.clear.union(Flags::WEAK_CLEARED));
+                if codes.unreachable.clears_weak() {
+                    h.set(Flags::WEAK_CLEARED);
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! - **Lists**: generation 0 (young) to 2 (old), plus the permanent
 //!   generation of `freeze()`. Objects on generation 2 carry the code
 //!   [`old_code`](Generations::old_code), which alternates between full
-//!   collections (see [`code`]).
+//!   collections (see [`Code`]).
 //! - **Counts** (`gc.get_count()`): generation 0's counts tracked
 //!   allocations minus deallocations since its last collection (never below
 //!   0); generation `g > 0`'s counts collections of generation `g - 1` since
@@ -16,11 +16,11 @@
 //!   collection waits until the second is a quarter of the first (bpo-4074).
 
 use core::cell::Cell;
-use core::ptr::NonNull;
 
-use crate::header::{TrackedHeader, code};
+use crate::header::{Code, TrackedHeader};
 use crate::heap::{DEFAULT_THRESHOLDS, GENERATIONS};
 use crate::list::ListHead;
+use crate::tracked::Tracked;
 
 use super::cycle;
 
@@ -34,7 +34,7 @@ pub(crate) struct Generations {
     counts: [Cell<usize>; GENERATIONS],
     thresholds: [Cell<usize>; GENERATIONS],
     /// The code generation 2's objects carry.
-    old_code: Cell<u32>,
+    old_code: Cell<Code>,
     /// Objects on generation 2's list.
     old_len: Cell<usize>,
     long_lived_total: Cell<usize>,
@@ -48,7 +48,7 @@ impl Generations {
             permanent: ListHead::new(),
             counts: Default::default(),
             thresholds: DEFAULT_THRESHOLDS.map(Cell::new),
-            old_code: Cell::new(code::OLD_A),
+            old_code: Cell::new(Code::OLD_A),
             old_len: Cell::new(0),
             long_lived_total: Cell::new(0),
             long_lived_pending: Cell::new(0),
@@ -74,7 +74,7 @@ impl Generations {
 
     /// The code of generation 2's objects.
     #[inline]
-    pub(crate) fn old_code(&self) -> u32 {
+    pub(crate) fn old_code(&self) -> Code {
         self.old_code.get()
     }
 
@@ -181,7 +181,7 @@ impl Generations {
         &self,
         generation: usize,
         survivors: usize,
-        survivor_code: u32,
+        survivor_code: Code,
     ) {
         if generation < OLDEST {
             self.lists[generation].append_to(&self.lists[generation + 1]);
@@ -205,7 +205,7 @@ impl Generations {
     pub(crate) fn promote_unscanned(&self, generation: usize) {
         let target = Self::next(generation);
         let target_code = if target == 1 {
-            code::GEN1
+            Code::GEN1
         } else {
             self.old_code.get()
         };
@@ -237,8 +237,8 @@ impl Generations {
     ///
     /// # Safety
     ///
-    /// `node` is live and on no list.
-    pub(crate) unsafe fn rejoin(&self, generation: usize, node: NonNull<TrackedHeader>) {
+    /// `node` is on no list.
+    pub(crate) unsafe fn rejoin(&self, generation: usize, node: Tracked) {
         if generation == OLDEST {
             self.old_len.set(self.old_len.get() + 1);
         }
@@ -250,7 +250,7 @@ impl Generations {
     /// all three counts restart at 0.
     pub(crate) fn freeze(&self) {
         for list in &self.lists {
-            cycle::set_codes(list, code::PERMANENT);
+            cycle::set_codes(list, Code::PERMANENT);
             list.append_to(&self.permanent);
         }
         self.old_len.set(0);

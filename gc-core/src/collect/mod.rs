@@ -25,7 +25,7 @@ pub(crate) use pass::PassState;
 use std::panic::resume_unwind;
 
 use crate::callbacks::{CollectInfo, CollectPhase};
-use crate::header::{TrackedHeader, code, flag};
+use crate::header::{Code, CodeSet, Flags, TrackedHeader};
 use crate::heap::{GENERATIONS, Heap};
 use crate::mark_stack::{MARK_STACK_KEEP, MarkStack};
 use crate::panic::Panic;
@@ -136,7 +136,7 @@ impl Heap {
         if scan == Scan::IfCandidates {
             let oldest = GENERATIONS - 1;
             if generation == oldest
-                && self.candidates_in(code::set(self.gens.old_code())) == 0
+                && self.candidates_in(CodeSet::of(self.gens.old_code())) == 0
                 && self.candidates_in(self.codes_for(oldest - 1).members) != 0
             {
                 // Every candidate is young: collect the young generations
@@ -254,28 +254,28 @@ impl Heap {
     fn codes_for(&self, generation: usize) -> SetCodes {
         let old = self.gens.old_code();
         let (members, survivor, restore) = match generation {
-            0 => (code::set(code::GEN0), code::GEN1, code::GEN0),
+            0 => (CodeSet::of(Code::GEN0), Code::GEN1, Code::GEN0),
             1 => (
-                code::set(code::GEN0) | code::set(code::GEN1),
+                CodeSet::of(Code::GEN0) | CodeSet::of(Code::GEN1),
                 old,
-                code::GEN1,
+                Code::GEN1,
             ),
             _ => (
-                code::set(code::GEN0) | code::set(code::GEN1) | code::set(old),
-                code::other_old(old),
+                CodeSet::of(Code::GEN0) | CodeSet::of(Code::GEN1) | CodeSet::of(old),
+                old.other_old(),
                 old,
             ),
         };
         SetCodes {
             members,
             survivor,
-            unreachable: code::UNREACHABLE,
+            unreachable: Code::UNREACHABLE,
             restore,
             // Only a full collection may clear candidates.
             clear: if generation == GENERATIONS - 1 {
-                flag::CANDIDATE
+                Flags::CANDIDATE
             } else {
-                0
+                Flags::NONE
             },
             condemn: true,
         }
@@ -283,7 +283,7 @@ impl Heap {
 
     /// `freeze()`: every tracked object moves to the permanent generation.
     pub(crate) fn freeze(&self) {
-        self.move_candidates(self.codes_for(GENERATIONS - 1).members, code::PERMANENT);
+        self.move_candidates(self.codes_for(GENERATIONS - 1).members, Code::PERMANENT);
         self.gens.freeze();
     }
 
@@ -297,9 +297,9 @@ impl Heap {
     pub(crate) fn unfreeze(&self) {
         let thawed = self.gens.thaw();
         let old = self.gens.old_code();
-        self.move_candidates(code::set(code::PERMANENT), old);
+        self.move_candidates(CodeSet::of(Code::PERMANENT), old);
         if thawed > 0 {
-            let count = &self.candidates[old as usize];
+            let count = &self.candidates[old.index()];
             count.set(count.get() + 1);
         }
     }

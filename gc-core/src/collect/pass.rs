@@ -8,8 +8,9 @@
 
 use core::ptr::NonNull;
 
-use crate::header::{TrackedHeader, flag};
+use crate::header::{CodeSet, Flags, TrackedHeader};
 use crate::mark_stack::MarkStack;
+use crate::tracked::Tracked;
 
 /// What the collector is doing with each edge a `trace` call reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,8 +30,8 @@ pub(super) enum TraceAction {
 pub(crate) struct PassState {
     /// The step running.
     pub(super) action: TraceAction,
-    /// The codes of the examined set (see [`code`](crate::header::code)).
-    pub(super) members: u32,
+    /// The codes of the examined set (see [`Code`](crate::header::Code)).
+    pub(super) members: CodeSet,
     /// Strong handles the collector itself holds on every member.
     pub(super) held: u32,
     /// Objects marked reachable whose referents are still to be marked
@@ -52,7 +53,7 @@ impl PassState {
     /// A pass over the set `members`, on whose objects the collector holds
     /// `held` strong handles each, starting with `SubtractRefs`; `stack` is
     /// the (empty) mark stack, given back by [`into_stack`](Self::into_stack).
-    pub(super) fn new(members: u32, held: u32, stack: MarkStack) -> Self {
+    pub(super) fn new(members: CodeSet, held: u32, stack: MarkStack) -> Self {
         PassState {
             action: TraceAction::SubtractRefs,
             members,
@@ -68,7 +69,7 @@ impl PassState {
     /// A pass that records every tracked referent (introspection): read
     /// them with [`into_stack`](Self::into_stack).
     pub(super) fn collecting() -> Self {
-        let mut pass = PassState::new(u32::MAX, 0, MarkStack::new());
+        let mut pass = PassState::new(CodeSet::ALL, 0, MarkStack::new());
         pass.action = TraceAction::Collect;
         pass
     }
@@ -82,21 +83,22 @@ impl PassState {
     #[inline]
     pub(crate) fn visit_edge(&mut self, node: NonNull<TrackedHeader>) {
         // SAFETY: the edge comes from a `Gc` the traced value owns, which
-        // keeps the referent's memory alive.
-        let h = unsafe { node.as_ref() };
+        // keeps the referent's memory alive for the whole pass (no user code
+        // runs in it), and tracked objects carry the prefix.
+        let node = unsafe { Tracked::new(node) };
+        let h = node.prefix();
         if !h.is_member(self.members) {
             return; // outside the set examined: an external reference
         }
         match self.action {
             TraceAction::SubtractRefs => {
-                self.edge_balance += if node.as_ptr().addr() < self.tracing_addr {
+                self.edge_balance += if node.addr() < self.tracing_addr {
                     -1
                 } else {
                     1
                 };
                 let internal = h.internal_refs() + 1;
-                // SAFETY: as above, the referent is live.
-                let strong = unsafe { TrackedHeader::header(node) }.strong();
+                let strong = node.header().strong();
                 if internal > strong.saturating_sub(self.held) {
                     self.over_visited.get_or_insert(self.tracing);
                 } else {
@@ -105,11 +107,11 @@ impl PassState {
             }
             TraceAction::Collect => self.stack.push(node),
             TraceAction::MarkReachable => {
-                if !h.has(flag::REACHABLE) {
-                    h.set(flag::REACHABLE);
+                if !h.has(Flags::REACHABLE) {
+                    h.set(Flags::REACHABLE);
                     // Ahead of the walk: traced when the walk gets there.
                     // Already passed: traced from the stack.
-                    if h.has(flag::VISITED) {
+                    if h.has(Flags::VISITED) {
                         self.stack.push(node);
                     }
                 }

@@ -37,15 +37,14 @@
 //! Resurrected objects, whose hold goes while user code may run, are popped
 //! one at a time.
 
-use core::ptr::NonNull;
-
 use crate::collect::cycle::{self, Deduced, GraphFailure, SetCodes};
-use crate::header::{TrackedHeader, code, flag};
+use crate::header::{Code, CodeSet, Flags};
 use crate::heap::Heap;
 use crate::list::for_each;
 use crate::mark_stack::MarkStack;
 use crate::panic::{Panic, guarded, record};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
+use crate::tracked::Tracked;
 
 /// Runs steps 0–5 on `heap.unreachable`, which `deduce_unreachable` (with
 /// `SetCodes::condemn`) filled and described in `deduced`; resurrected
@@ -54,7 +53,7 @@ use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 pub(crate) fn handle_unreachable(
     heap: &Heap,
     old: usize,
-    old_code: u32,
+    old_code: Code,
     deduced: Deduced,
     stack: &mut MarkStack,
     panic: &mut Panic,
@@ -87,41 +86,34 @@ pub(crate) fn handle_unreachable(
         });
     }
     for_each(pending, |node| {
-        // SAFETY: live (held).
-        let h = unsafe { node.as_ref() };
-        // SAFETY: live (held).
-        unsafe { TrackedHeader::header(node) }.set_value_dropped();
-        // SAFETY: the value is intact and, being flagged, never read again.
-        guarded(panic, || unsafe {
-            (h.vtable.drop_value)(TrackedHeader::boxed(node))
-        });
+        node.header().set_value_dropped();
+        // SAFETY: the value is intact and, being flagged, never read again:
+        // dropped exactly once.
+        guarded(panic, || unsafe { node.drop_value() });
     });
 
     // 5. Release. No user code runs here.
-    let release = |node: NonNull<TrackedHeader>| {
-        // SAFETY: held objects are live.
-        let h = unsafe { node.as_ref() };
+    let release = |node: Tracked| {
+        let h = node.prefix();
         heap.note_tracked_deallocation(h);
-        // SAFETY: held; once the hold is gone at strong 0 the value is
-        // already dropped, so only the memory is released.
-        unsafe {
-            if TrackedHeader::header(node).dec_strong() == 0 {
-                release_tracked_memory(heap, node);
-                return;
-            }
+        if node.header().dec_strong() == 0 {
+            // SAFETY: the hold was the last handle: strong 0, value already
+            // dropped, on no list, so only the memory is released.
+            unsafe { release_tracked_memory(heap, node) };
+            return;
         }
         // Handles are left (a `Drop` kept one): the object stays allocated,
         // on no list, a zombie no pass examines again.
-        h.leave_graph_pass(code::DEAD, 0);
-        h.set(flag::FINALIZED | flag::WEAK_CLEARED);
+        h.leave_graph_pass(Code::DEAD, Flags::NONE);
+        h.set(Flags::FINALIZED | Flags::WEAK_CLEARED);
     };
     // SAFETY: held objects are live; `release` never panics and only frees
     // memory (the values are dropped already), never touching `pending`.
     unsafe { pending.drain_unlinked(release) };
     // Candidates flagged while user code ran: the resurrected are in `old`
     // now; the dropped never matter again.
-    heap.move_candidates(code::set(code::UNREACHABLE), old_code);
-    heap.clear_candidates(code::set(code::DEAD) | code::set(code::CONDEMNED));
+    heap.move_candidates(CodeSet::of(Code::UNREACHABLE), old_code);
+    heap.clear_candidates(CodeSet::of(Code::DEAD) | CodeSet::of(Code::CONDEMNED));
     garbage
 }
 
@@ -131,7 +123,7 @@ pub(crate) fn handle_unreachable(
 fn finalize_and_recheck(
     heap: &Heap,
     old: usize,
-    old_code: u32,
+    old_code: Code,
     stack: &mut MarkStack,
     panic: &mut Panic,
 ) -> usize {
@@ -141,14 +133,11 @@ fn finalize_and_recheck(
     // 1. Finalize. (User code may run inside a walk of the collector's own
     // lists: see the module docs.)
     for_each(unreachable, |node| {
-        // SAFETY: live (held).
-        let h = unsafe { node.as_ref() };
-        if !h.has(flag::FINALIZED) {
-            h.set(flag::FINALIZED);
+        let h = node.prefix();
+        if !h.has(Flags::FINALIZED) {
+            h.set(Flags::FINALIZED);
             // SAFETY: the value is intact; the object is held.
-            guarded(panic, || unsafe {
-                (h.vtable.finalize)(TrackedHeader::boxed(node))
-            });
+            guarded(panic, || unsafe { node.finalize() });
         }
     });
 
@@ -156,11 +145,11 @@ fn finalize_and_recheck(
     // rest, and 3. their weak references are cleared as they are found
     // (`DEAD` is a garbage code).
     let codes = SetCodes {
-        members: code::set(code::UNREACHABLE),
+        members: CodeSet::of(Code::UNREACHABLE),
         survivor: old_code,
-        unreachable: code::DEAD,
+        unreachable: Code::DEAD,
         restore: old_code,
-        clear: 0,
+        clear: Flags::NONE,
         condemn: false,
     };
     let garbage = match cycle::deduce_unreachable(unreachable, pending, 1, codes, stack) {
@@ -201,14 +190,12 @@ fn finalize_and_recheck(
 ///
 /// # Safety
 ///
-/// `node` is live, holds the collector's handle, and its value is intact.
-unsafe fn release_hold(heap: &Heap, node: core::ptr::NonNull<TrackedHeader>, panic: &mut Panic) {
-    // SAFETY: live (held).
-    let h = unsafe { node.as_ref() };
+/// `node` holds the collector's handle, and its value is intact.
+unsafe fn release_hold(heap: &Heap, node: Tracked, panic: &mut Panic) {
+    let h = node.prefix();
     // An old flag's count may be anywhere by now (see above): start afresh.
-    h.clear(flag::CANDIDATE);
-    // SAFETY: live (held).
-    if unsafe { TrackedHeader::header(node) }.dec_strong() == 0 {
+    h.clear(Flags::CANDIDATE);
+    if node.header().dec_strong() == 0 {
         // Only the hold was left: an ordinary refcount death.
         // SAFETY: strong count just reached 0 on a live tracked object.
         guarded(panic, || unsafe { tracked_last_strong_dropped(node) });
@@ -224,29 +211,29 @@ unsafe fn release_hold(heap: &Heap, node: core::ptr::NonNull<TrackedHeader>, pan
 /// list (`pygc::garbage()`), which keeps it alive until `clear_garbage`.
 /// Returns how many objects were saved (what `collect` reports, as CPython
 /// counts them collected). No user code runs here.
-pub(crate) fn save_unreachable(heap: &Heap, old: usize, old_code: u32) -> usize {
+pub(crate) fn save_unreachable(heap: &Heap, old: usize, old_code: Code) -> usize {
     let mut saved = heap.garbage.take();
     let mut count = 0;
+    // Held by the collector, so live; unlinked by `pop_first`.
     while let Some(node) = heap.unreachable.pop_first() {
-        // SAFETY: held by the collector, so live; unlinked by `pop_first`.
-        let h = unsafe { node.as_ref() };
+        let h = node.prefix();
         crate::introspect::log_collectable(heap, node);
         // Out of the graph pass (marks and internal count cleared), live
         // again: its weak references work, it carries generation `old`'s code.
-        h.leave_graph_pass(old_code, flag::WEAK_CLEARED);
+        h.leave_graph_pass(old_code, Flags::WEAK_CLEARED);
         // SAFETY: live and on no list.
         unsafe { heap.gens.rejoin(old, node) };
         // Counted afresh under its new code (counts of the collection's
         // private codes are dropped below).
-        if h.has(flag::CANDIDATE) {
-            h.clear(flag::CANDIDATE);
+        if h.has(Flags::CANDIDATE) {
+            h.clear(Flags::CANDIDATE);
             heap.note_candidate(h);
         }
         saved.push(node);
         count += 1;
     }
     heap.garbage.set(saved);
-    heap.move_candidates(code::set(code::UNREACHABLE), old_code);
-    heap.clear_candidates(code::set(code::DEAD) | code::set(code::CONDEMNED));
+    heap.move_candidates(CodeSet::of(Code::UNREACHABLE), old_code);
+    heap.clear_candidates(CodeSet::of(Code::DEAD) | CodeSet::of(Code::CONDEMNED));
     count
 }

@@ -2,12 +2,12 @@
 
 use core::fmt;
 use core::ops::{BitOr, BitOrAssign};
-use core::ptr::NonNull;
 
 use crate::any_trace::AnyTrace;
 use crate::gc::Gc;
-use crate::header::{TrackedHeader, flag};
+use crate::header::Flags;
 use crate::heap::heap;
+use crate::tracked::Tracked;
 
 /// Debug flags of the collector (`gc.DEBUG_*`), for [`set_debug`].
 ///
@@ -180,11 +180,11 @@ pub fn debug() -> DebugFlags {
 pub fn garbage() -> Vec<Gc<dyn AnyTrace>> {
     let heap = heap();
     let saved = heap.garbage.take();
-    // SAFETY: every saved object is held by the garbage list (a strong
-    // count), so it is live with its value intact.
+    // Every saved object is held by the garbage list (a strong count).
     let handles = saved
         .iter()
-        .filter_map(|&node| unsafe { super::any_handle(node) })
+        .copied()
+        .filter_map(super::any_handle)
         .collect();
     heap.garbage.set(saved);
     handles
@@ -217,16 +217,14 @@ pub fn clear_garbage() {
 ///
 /// # Safety
 ///
-/// `node` is live and the list held one of its strong counts.
-unsafe fn release_saved(node: NonNull<TrackedHeader>) {
-    // SAFETY: live (caller).
-    if unsafe { TrackedHeader::header(node) }.dec_strong() == 0 {
+/// The list held one of `node`'s strong counts.
+unsafe fn release_saved(node: Tracked) {
+    if node.header().dec_strong() == 0 {
         // SAFETY: the strong count just reached 0 on a live tracked object.
         unsafe { crate::release::tracked_last_strong_dropped(node) };
     } else {
-        // SAFETY: live (caller).
-        let object = unsafe { node.as_ref() };
-        if !object.has(flag::CANDIDATE) {
+        let object = node.prefix();
+        if !object.has(Flags::CANDIDATE) {
             // A decrement that did not reach 0: maybe the last outside
             // reference to a cycle.
             heap().note_candidate(object);
@@ -236,12 +234,11 @@ unsafe fn release_saved(node: NonNull<TrackedHeader>) {
 
 /// `DebugFlags::COLLECTABLE`: logs one collectable object (CPython's
 /// `gc: collectable <Type 0x...>`), through the `log` crate at `info`.
-pub(crate) fn log_collectable(heap: &crate::heap::Heap, node: NonNull<TrackedHeader>) {
+pub(crate) fn log_collectable(heap: &crate::heap::Heap, node: Tracked) {
     #[cfg(feature = "log")]
     if heap.debug.get().contains(DebugFlags::COLLECTABLE) && log::log_enabled!(log::Level::Info) {
-        // SAFETY: the collector holds the object: live.
-        let name = unsafe { crate::vtable::type_name_of(node) };
-        log::info!("gc: collectable <{name} {node:p}>");
+        let name = crate::vtable::type_name_of(node);
+        log::info!("gc: collectable <{name} {:p}>", node.as_ptr());
     }
     #[cfg(not(feature = "log"))]
     let _ = (heap, node);

@@ -2,20 +2,19 @@
 //! `show_refs` (a Graphviz picture).
 
 use core::fmt::Write as _;
-use core::ptr::NonNull;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::any_trace::AnyTrace;
 use crate::collect::cycle::referents_of;
 use crate::gc::Gc;
-use crate::header::TrackedHeader;
 use crate::heap::heap;
 use crate::list::for_each;
 use crate::mark_stack::MarkStack;
 use crate::trace::Trace;
+use crate::tracked::Tracked;
 use crate::vtable::type_name_of;
 
-type Node = NonNull<TrackedHeader>;
+type Node = Tracked;
 
 /// Calls `f` with every tracked object of the generations (and, with
 /// `with_frozen`, the permanent one) and the tracked objects its value
@@ -55,8 +54,8 @@ impl HeapGraph {
         let external = edges
             .keys()
             .map(|&node| {
-                // SAFETY: scanned just now: live.
-                let strong = unsafe { TrackedHeader::header(node) }.strong() as usize;
+                // Scanned just now: live.
+                let strong = node.header().strong() as usize;
                 let inside = internal.get(&node).copied().unwrap_or(0)
                     + discount.iter().filter(|&&d| d == node).count();
                 (node, strong.saturating_sub(inside))
@@ -148,14 +147,9 @@ pub fn backref_chain<T: ?Sized + Trace + 'static>(
     while let Some(&next) = next_hop.get(chain.last()?) {
         chain.push(next);
     }
-    // SAFETY: every object of the chain was found live on a list just now
-    // and no user code ran since.
-    Some(
-        chain
-            .into_iter()
-            .filter_map(|node| unsafe { super::any_handle(node) })
-            .collect(),
-    )
+    // Every object of the chain was found live on a list just now and no
+    // user code ran since.
+    Some(chain.into_iter().filter_map(super::any_handle).collect())
 }
 
 /// A Graphviz DOT picture of the object graph from `roots`, following
@@ -214,7 +208,7 @@ pub fn to_dot(roots: &[Gc<dyn AnyTrace>], max_depth: usize) -> String {
     );
     for (id, &node) in order.iter().enumerate() {
         // SAFETY: scanned just now: live.
-        let (name, strong) = unsafe { (type_name_of(node), TrackedHeader::header(node).strong()) };
+        let (name, strong) = (type_name_of(node), node.header().strong());
         let colour = if starts.contains(&node) {
             ", fillcolor=lightblue"
         } else if !alive.contains(&node) {

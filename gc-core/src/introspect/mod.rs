@@ -16,40 +16,37 @@ mod census;
 mod debug;
 mod graph;
 
-use core::ptr::NonNull;
-
 use crate::any_trace::AnyTrace;
 use crate::gc::Gc;
-use crate::header::TrackedHeader;
 use crate::heap::{GENERATIONS, heap};
 use crate::list::{ListHead, for_each};
 use crate::trace::Trace;
+use crate::tracked::Tracked;
 
 pub use census::{census, census_growth};
 pub use debug::{DebugFlags, clear_garbage, debug, garbage, set_debug};
 pub(crate) use debug::{StatsLine, log_collectable};
 pub use graph::{backref_chain, to_dot};
 
-/// A new strong `Gc<dyn AnyTrace>` to `node`, if its type has that view.
-///
-/// # Safety
-///
-/// `node` is a live tracked object (its value may be dropped: the handle
-/// is then a zombie, as any handle to it would be).
-pub(crate) unsafe fn any_handle(node: NonNull<TrackedHeader>) -> Option<Gc<dyn AnyTrace>> {
-    // SAFETY: live (caller): the vtable is set at allocation.
-    let as_any = unsafe { node.as_ref() }.vtable.as_any?;
+/// A new strong `Gc<dyn AnyTrace>` to `node`, if its type has that view
+/// (its value may be dropped: the handle is then a zombie, as any handle
+/// to it would be).
+pub(crate) fn any_handle(node: Tracked) -> Option<Gc<dyn AnyTrace>> {
+    let as_any = node.vtable().as_any?;
     // SAFETY: the object's box, viewed through its own type's vtable.
-    let boxed = unsafe { as_any(TrackedHeader::boxed(node)) };
-    // SAFETY: live: the new handle takes a strong count of its own.
-    unsafe { TrackedHeader::header(node) }.inc_strong();
+    let boxed = unsafe { as_any(node.boxed()) };
+    // The new handle takes a strong count of its own.
+    node.header().inc_strong();
     Some(Gc::from_box(boxed))
 }
 
-/// The prefix of a handle's object, if it is tracked and its value intact.
-fn traceable<T: ?Sized + Trace + 'static>(g: &Gc<T>) -> Option<NonNull<TrackedHeader>> {
+/// A handle's object, if it is tracked and its value intact.
+fn traceable<T: ?Sized + Trace + 'static>(g: &Gc<T>) -> Option<Tracked> {
     let header = g.header();
-    (header.is_tracked() && !header.is_value_dropped()).then(|| Gc::tracked_header(g))
+    // SAFETY: tracked, and the handle keeps the object alive while the
+    // introspection that asked runs.
+    (header.is_tracked() && !header.is_value_dropped())
+        .then(|| unsafe { Tracked::new(Gc::tracked_header(g)) })
 }
 
 /// The tracked objects on the lists of `generation` (all three for `None`).
@@ -94,9 +91,8 @@ fn lists(generation: Option<usize>) -> impl Iterator<Item = &'static ListHead> {
 pub fn objects(generation: Option<usize>) -> Vec<Gc<dyn AnyTrace>> {
     let mut out = Vec::new();
     for list in lists(generation) {
-        // SAFETY: listed objects are live; making handles runs no user code
-        // and does not change the list.
-        for_each(list, |node| out.extend(unsafe { any_handle(node) }));
+        // Making handles runs no user code and does not change the list.
+        for_each(list, |node| out.extend(any_handle(node)));
     }
     out
 }
@@ -125,11 +121,8 @@ pub fn referents<T: ?Sized + Trace + 'static>(g: &Gc<T>) -> Vec<Gc<dyn AnyTrace>
     // SAFETY: live (a handle), value intact (checked), no graph pass runs
     // while user code does.
     let edges = unsafe { crate::collect::cycle::referents_of(node) };
-    edges
-        .into_iter()
-        // SAFETY: referents of a live value are live (it holds them).
-        .filter_map(|edge| unsafe { any_handle(edge) })
-        .collect()
+    // Referents of a live value are live (it holds them).
+    edges.into_iter().filter_map(any_handle).collect()
 }
 
 /// The tracked objects whose `trace` visits `g`'s object, found by a scan
@@ -157,16 +150,14 @@ pub fn referrers<T: ?Sized + Trace + 'static>(g: &Gc<T>) -> Vec<Gc<dyn AnyTrace>
         // except as untracked leaves, which `trace` never reports.
         return Vec::new();
     }
-    let target = Gc::tracked_header(g);
+    // SAFETY: tracked, kept alive by the handle.
+    let target = unsafe { Tracked::new(Gc::tracked_header(g)) };
     let mut found = Vec::new();
     graph::for_each_traced(false, |node, edges| {
         if edges.contains(&target) {
             found.push(node);
         }
     });
-    found
-        .into_iter()
-        // SAFETY: found on a generation list just now, still live.
-        .filter_map(|node| unsafe { any_handle(node) })
-        .collect()
+    // Found on a generation list just now, still live.
+    found.into_iter().filter_map(any_handle).collect()
 }

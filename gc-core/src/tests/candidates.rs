@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-use crate::header::{TrackedHeader, code, flag};
+use crate::header::{Code, Flags, TrackedHeader};
 use crate::heap::heap;
 use crate::list::{self, ListHead};
 use crate::{
@@ -113,7 +113,7 @@ fn live() -> BTreeSet<usize> {
 /// A listed object outside a collection: no marks, no collector count, weak
 /// references not cleared.
 fn assert_clean(object: &TrackedHeader) {
-    assert!(!object.has(flag::REACHABLE | flag::VISITED | flag::WEAK_CLEARED));
+    assert!(!object.has(Flags::REACHABLE | Flags::VISITED | Flags::WEAK_CLEARED));
     assert_eq!(object.internal_refs(), 0);
 }
 
@@ -167,10 +167,10 @@ fn manual<R>(f: impl FnOnce() -> R) -> R {
 /// Candidates counted under the codes of a collection of `generation`'s set.
 fn set_candidates(generation: usize) -> usize {
     let heap = heap();
-    let codes = [code::GEN0, code::GEN1, heap.gens.old_code()];
+    let codes = [Code::GEN0, Code::GEN1, heap.gens.old_code()];
     codes[..=generation]
         .iter()
-        .map(|&c| heap.candidates[c as usize].get())
+        .map(|&c| heap.candidates[c.index()].get())
         .sum()
 }
 
@@ -213,7 +213,7 @@ impl Drop for SkipWatch {
 fn list_objects(list: &ListHead) -> Vec<&TrackedHeader> {
     let mut objects = Vec::new();
     // SAFETY: objects on a list are live.
-    list::for_each(list, |node| objects.push(unsafe { node.as_ref() }));
+    list::for_each(list, |node| objects.push(unsafe { node.as_ptr().as_ref() }));
     objects
 }
 
@@ -224,8 +224,8 @@ pub(super) fn check_bookkeeping() {
     let heap = heap();
     assert!(heap.unreachable.is_empty() && heap.pending.is_empty());
     let old = heap.gens.old_code();
-    let expected = [code::GEN0, code::GEN1, old];
-    let mut flagged = [0usize; code::COUNT as usize];
+    let expected = [Code::GEN0, Code::GEN1, old];
+    let mut flagged = [0usize; Code::COUNT];
     for (generation, list) in heap.gens.all_lists()[..3].iter().enumerate() {
         let objects = list_objects(list);
         for object in &objects {
@@ -235,8 +235,8 @@ pub(super) fn check_bookkeeping() {
                 "generation {generation}"
             );
             assert_clean(object);
-            if object.has(flag::CANDIDATE) {
-                flagged[object.code() as usize] += 1;
+            if object.has(Flags::CANDIDATE) {
+                flagged[object.code().index()] += 1;
             }
         }
         if generation == 2 {
@@ -244,10 +244,10 @@ pub(super) fn check_bookkeeping() {
         }
     }
     for object in list_objects(heap.gens.permanent()) {
-        assert_eq!(object.code(), code::PERMANENT);
+        assert_eq!(object.code(), Code::PERMANENT);
         assert_clean(object);
-        if object.has(flag::CANDIDATE) {
-            flagged[code::PERMANENT as usize] += 1;
+        if object.has(Flags::CANDIDATE) {
+            flagged[Code::PERMANENT.index()] += 1;
         }
     }
     for (c, &n) in flagged.iter().enumerate() {
