@@ -22,6 +22,7 @@ use crate::collect::generation::Generations;
 use crate::list::ListHead;
 use crate::mark_stack::MarkStack;
 use crate::stats::GenerationStats;
+use crate::weakref_finalize::FinalizeTable;
 
 /// Number of collected generations.
 pub(crate) const GENERATIONS: usize = 3;
@@ -56,6 +57,8 @@ pub(crate) struct Heap {
     pub(crate) drop_depth: Cell<u32>,
     /// The thread is exiting: no automatic collection any more.
     pub(crate) torn_down: Cell<bool>,
+    /// `pygc::finalize` callbacks by object (see `weakref_finalize`).
+    pub(crate) finalize_table: FinalizeTable,
 }
 
 thread_local! {
@@ -111,6 +114,7 @@ impl Heap {
             mark_stack: Cell::new(Vec::new()),
             drop_depth: Cell::new(0),
             torn_down: Cell::new(false),
+            finalize_table: FinalizeTable::new(),
         }
     }
 

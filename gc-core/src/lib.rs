@@ -52,6 +52,7 @@ mod trace_impls;
 mod unsize;
 mod vtable;
 mod weak;
+mod weakref_finalize;
 
 #[cfg(test)]
 mod tests;
@@ -81,3 +82,4 @@ pub mod __private {
     pub use crate::unsize::Unsize;
 }
 pub use weak::Weak;
+pub use weakref_finalize::{FinalizeHandle, finalize};

@@ -22,6 +22,9 @@
 //! 5. **Release** the temporary handles: memory goes back to the pools as
 //!    counts reach 0. An object still referenced (a `Drop` stored a handle
 //!    somewhere) stays allocated, off every list, until that handle goes.
+//! 6. **`pygc::finalize` callbacks** of the garbage (taken out of the
+//!    heap's side table in step 4, see `weakref_finalize`) run last, each
+//!    guarded.
 //!
 //! When no object of the set has a finalizer left to run (its type's
 //! `Trace::has_finalizer()` is `false`, or it ran before), no user code runs
@@ -46,6 +49,7 @@ use crate::list::for_each;
 use crate::mark_stack::MarkStack;
 use crate::panic::{Panic, guarded, record};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
+use crate::weakref_finalize::{Dead, run_dead};
 
 /// Runs steps 0–5 on `heap.unreachable`, which `deduce_unreachable` (with
 /// `SetCodes::condemn`) filled and described in `deduced`; resurrected
@@ -76,16 +80,23 @@ pub(crate) fn handle_unreachable(
         deduced.unreachable
     };
 
-    // 4. Drop the values.
+    // 4. Drop the values (and take the `pygc::finalize` callbacks of the
+    // dropped out of the side table, to run after step 5).
+    let mut finalize_callbacks = Dead::new();
     for_each(pending, |node| {
         // SAFETY: live (held).
         let h = unsafe { node.as_ref() };
         // SAFETY: live (held).
-        unsafe { TrackedHeader::header(node) }.set_value_dropped();
+        let header = unsafe { TrackedHeader::header(node) };
+        header.set_value_dropped();
         // SAFETY: the value is intact and, being flagged, never read again.
         guarded(panic, || unsafe {
             (h.vtable.drop_value)(TrackedHeader::boxed(node))
         });
+        if header.has_finalize_callbacks() {
+            heap.finalize_table
+                .take_dead(header, &mut finalize_callbacks);
+        }
     });
 
     // 5. Release. No user code runs here.
@@ -113,6 +124,8 @@ pub(crate) fn handle_unreachable(
     // now; the dropped never matter again.
     heap.move_candidates(code::set(code::UNREACHABLE), old_code);
     heap.clear_candidates(code::set(code::DEAD) | code::set(code::CONDEMNED));
+    // The `pygc::finalize` callbacks of the garbage: user code, guarded.
+    run_dead(finalize_callbacks, panic);
     garbage
 }
 
