@@ -52,6 +52,9 @@ mod trace_impls;
 mod unsize;
 mod vtable;
 mod weak;
+mod weak_entries;
+mod weak_set;
+mod weak_value_map;
 mod weakref_finalize;
 
 #[cfg(test)]
@@ -82,4 +85,6 @@ pub mod __private {
     pub use crate::unsize::Unsize;
 }
 pub use weak::Weak;
+pub use weak_set::{WeakSet, WeakSetIter};
+pub use weak_value_map::{WeakValueMap, WeakValueMapIter};
 pub use weakref_finalize::{FinalizeHandle, finalize};

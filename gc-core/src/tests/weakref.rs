@@ -7,7 +7,8 @@ use std::rc::Rc;
 
 use super::node::{Node, PlainNode, ring, ring_of, take_dropped, take_finalized};
 use crate::heap::heap;
-use crate::{Gc, Weak, collect, finalize};
+use crate::weak_entries::PURGE_MIN;
+use crate::{Gc, Trace, Tracer, Weak, WeakSet, WeakValueMap, collect, finalize};
 
 /// A shared log of events.
 type Log = Rc<RefCell<Vec<&'static str>>>;
@@ -276,4 +277,306 @@ fn callbacks_run_for_resurrected_objects_only_when_they_die() {
     assert_eq!(*events.borrow(), ["died"]);
     take_dropped();
     take_finalized();
+}
+
+/// Test sizes (smaller under Miri).
+const MANY: usize = if cfg!(miri) { 200 } else { 100_000 };
+
+#[test]
+fn weak_value_map_basics() {
+    let mut map = WeakValueMap::new();
+    let a = Node::new(1);
+    let b = Node::new(2);
+    assert!(map.insert("a", a.clone()).is_none());
+    assert!(map.insert("b", b.clone()).is_none());
+    assert_eq!(map.len(), 2);
+    assert!(Gc::ptr_eq(&map.get("a").unwrap(), &a));
+    assert!(map.contains_key("b"));
+    let old = map.insert("a", b.clone()).expect("a was alive");
+    assert!(Gc::ptr_eq(&old, &a));
+    drop((old, a));
+    assert_eq!(take_dropped(), [1], "the map held a weakly");
+    assert_eq!(map.len(), 2, "both entries hold b");
+    let mut seen: Vec<_> = map.iter().map(|(k, v)| (*k, v.id)).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, [("a", 2), ("b", 2)]);
+    let removed = map.remove("a").expect("b is alive");
+    assert!(Gc::ptr_eq(&removed, &b));
+    drop((removed, b));
+    assert_eq!(take_dropped(), [2]);
+    assert_eq!(map.len(), 0);
+    assert_eq!(map.slots(), 1, "the dead entry waits for a purge");
+    assert!(map.is_empty());
+    assert!(map.get("b").is_none() && !map.contains_key("b"));
+    assert!(map.remove("b").is_none());
+    assert_eq!(map.iter().count(), 0);
+    assert_eq!((map.len(), map.slots()), (0, 0));
+
+    // Overwriting and removing dead entries keeps the count exact.
+    map.insert("x", Node::new(3));
+    assert_eq!((map.len(), map.slots()), (0, 1));
+    let c = Node::new(4);
+    assert!(
+        map.insert("x", c.clone()).is_none(),
+        "the old value was dead"
+    );
+    assert_eq!(map.len(), 1);
+    map.clear();
+    assert!(map.is_empty() && map.get("x").is_none());
+    assert_eq!(heap().finalize_table.objects(), 0, "cleared entries detach");
+    map.insert("y", c.clone());
+    drop(map);
+    assert_eq!(heap().finalize_table.objects(), 0, "a dropped map detaches");
+    drop(c);
+    take_dropped();
+    take_finalized();
+}
+
+#[test]
+fn weak_value_map_retain_and_debug() {
+    let values: Vec<_> = (0..6).map(Node::new).collect();
+    let mut map = WeakValueMap::new();
+    for v in &values {
+        map.insert(v.id, v.clone());
+    }
+    map.insert(99, Node::new(99)); // dead
+    map.retain(|k, v| {
+        assert_eq!(*k, v.id);
+        k % 2 == 0
+    });
+    assert_eq!((map.len(), map.slots()), (3, 3));
+    let leaf_map = {
+        let mut m = WeakValueMap::new();
+        let v = Gc::new(5u8);
+        m.insert(1u8, v.clone());
+        (format!("{m:?}"), m)
+    };
+    assert_eq!(leaf_map.0, "{1: 5}");
+    assert_eq!(format!("{:?}", leaf_map.1), "{}");
+
+    // `keep` dropping the last other handle of an entry it keeps.
+    let holder: RefCell<Vec<Gc<Node>>> = RefCell::new(values);
+    map.retain(|k, _| {
+        if *k == 2 {
+            holder.borrow_mut().retain(|v| v.id != 2);
+        }
+        true
+    });
+    assert_eq!((map.len(), map.slots()), (2, 2), "2 died inside retain");
+    drop(holder);
+    assert_eq!(map.len(), 0);
+    take_dropped();
+    take_finalized();
+}
+
+#[test]
+fn weak_set_basics() {
+    let mut set = WeakSet::new();
+    let a = Node::new(1);
+    let b = Node::new(2);
+    assert!(set.insert(a.clone()));
+    assert!(!set.insert(a.clone()));
+    assert!(set.insert(b.clone()));
+    assert_eq!(set.len(), 2);
+    assert!(set.contains(&a) && set.contains(&b));
+    assert!(!set.contains(&Node::new(3)));
+    assert!(set.remove(&b));
+    assert!(!set.remove(&b) && !set.contains(&b));
+    drop(b);
+    assert_eq!(set.len(), 1);
+    assert!(Gc::ptr_eq(&set.iter().next().unwrap(), &a));
+    drop(a);
+    assert!(set.is_empty());
+    assert_eq!(set.iter().count(), 0);
+    let keep: Vec<_> = (10..14).map(Node::new).collect();
+    for n in &keep {
+        set.insert(n.clone());
+    }
+    set.retain(|n| n.id < 12);
+    assert_eq!((set.len(), set.slots()), (2, 2));
+    set.clear();
+    assert!(set.is_empty());
+    set.insert(keep[0].clone());
+    drop(set);
+    assert_eq!(heap().finalize_table.objects(), 0);
+    drop(keep);
+    take_dropped();
+    take_finalized();
+}
+
+#[test]
+fn entries_in_a_garbage_cycle_vanish_after_collect() {
+    let mut map = WeakValueMap::new();
+    let mut set = WeakSet::new();
+    let first = ring(100, 3);
+    let peer = first.edges.borrow()[0].clone();
+    map.insert(1, first.clone());
+    map.insert(2, peer.clone());
+    set.insert(first.clone());
+    set.insert(peer.clone());
+    let survivor = Node::new(200);
+    map.insert(3, survivor.clone());
+    set.insert(survivor.clone());
+    drop((first, peer));
+    assert_eq!(
+        (map.len(), set.len()),
+        (3, 3),
+        "the cycle is alive until collected"
+    );
+    assert_eq!(collect(), 3);
+    assert_eq!((map.len(), set.len()), (1, 1));
+    assert!(map.get(&1).is_none() && map.get(&2).is_none());
+    assert_eq!(map.get(&3).map(|n| n.id), Some(200));
+    assert!(set.contains(&survivor));
+    take_dropped();
+    take_finalized();
+}
+
+/// A node holding a map and a set (the maps inside `Gc` objects).
+struct Registry {
+    by_id: RefCell<WeakValueMap<usize, Node>>,
+    members: RefCell<WeakSet<Node>>,
+    /// Makes the registry part of a cycle.
+    me: RefCell<Option<Gc<Registry>>>,
+}
+
+// SAFETY: visits its one owned `Gc` once (the maps own none).
+unsafe impl Trace for Registry {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.by_id.borrow().trace(tracer);
+        self.members.borrow().trace(tracer);
+        self.me.trace(tracer);
+    }
+}
+
+#[test]
+fn maps_inside_gc_objects() {
+    assert!(!<WeakValueMap<usize, Node>>::may_contain_gc());
+    assert!(
+        <WeakValueMap<Gc<Node>, Node>>::may_contain_gc(),
+        "keys are strong"
+    );
+    assert!(!<WeakSet<Node>>::may_contain_gc());
+
+    let registry = Gc::new(Registry {
+        by_id: RefCell::new(WeakValueMap::new()),
+        members: RefCell::new(WeakSet::new()),
+        me: RefCell::new(None),
+    });
+    let node = Node::new(1);
+    // The registry's entries point back at a node whose cycle holds the
+    // registry only weakly: the map adds no strong edge.
+    registry.by_id.borrow_mut().insert(1, node.clone());
+    registry.members.borrow_mut().insert(node.clone());
+    *registry.me.borrow_mut() = Some(registry.clone());
+    drop(registry);
+    assert_eq!(collect(), 1, "the registry's self-cycle");
+    assert_eq!(heap().finalize_table.objects(), 0, "its entries detached");
+    drop(node);
+    assert_eq!(take_dropped(), [1]);
+
+    // Strong keys are traced: a key cycling back through the map's owner.
+    struct Owner {
+        map: RefCell<WeakValueMap<Gc<Owner>, u32>>,
+    }
+    impl PartialEq for Owner {
+        fn eq(&self, other: &Self) -> bool {
+            core::ptr::eq(self, other)
+        }
+    }
+    impl Eq for Owner {}
+    impl core::hash::Hash for Owner {
+        fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+            core::ptr::from_ref(self).hash(state);
+        }
+    }
+    // SAFETY: visits the keys of its map (through the map's impl).
+    unsafe impl Trace for Owner {
+        fn trace(&self, tracer: &mut Tracer) {
+            self.map.borrow().trace(tracer);
+        }
+    }
+    let owner = Gc::new(Owner {
+        map: RefCell::new(WeakValueMap::new()),
+    });
+    let value = Gc::new(7u32);
+    owner.map.borrow_mut().insert(owner.clone(), value.clone());
+    drop(owner);
+    assert_eq!(collect(), 1, "owner -> key owner: a cycle through the map");
+    drop(value);
+    take_finalized();
+}
+
+#[test]
+fn purges_are_amortized() {
+    // Many live values die at once: no work per death; the next insert
+    // purges once.
+    let mut map = WeakValueMap::new();
+    let values: Vec<_> = (0..MANY).map(|i| Gc::new(i as u64)).collect();
+    for (i, v) in values.iter().enumerate() {
+        map.insert(i, v.clone());
+    }
+    assert_eq!((map.len(), map.purges()), (MANY, 0));
+    drop(values);
+    assert_eq!((map.len(), map.slots(), map.purges()), (0, MANY, 0));
+    map.insert(MANY, Gc::new(0));
+    assert_eq!(map.purges(), 1);
+    assert_eq!(map.slots(), 1);
+
+    // Values that die at once: a purge every PURGE_MIN or so inserts, each
+    // sweeping O(PURGE_MIN) entries.
+    let mut map = WeakValueMap::new();
+    for i in 0..MANY {
+        map.insert(i, Gc::new(i as u64));
+    }
+    assert!(
+        map.purges() <= MANY / PURGE_MIN + 1,
+        "{} purges",
+        map.purges()
+    );
+    assert!(map.slots() <= 2 * PURGE_MIN);
+    assert_eq!(map.len(), 0);
+
+    // A large live population with churn: a purge only after more deaths
+    // than live entries.
+    let mut set = WeakSet::new();
+    let live: Vec<_> = (0..MANY).map(|i| Gc::new(i as u64)).collect();
+    for g in &live {
+        set.insert(g.clone());
+    }
+    for i in 0..MANY {
+        set.insert(Gc::new(i as u64));
+    }
+    assert_eq!(
+        set.purges(),
+        0,
+        "{MANY} deaths among {MANY} live: not due yet"
+    );
+    set.insert(Gc::new(0));
+    assert_eq!(set.purges(), 0, "half dead: not more than half");
+    set.insert(Gc::new(0));
+    assert_eq!(set.purges(), 1);
+    assert_eq!(
+        (set.len(), set.slots()),
+        (MANY, MANY + 1),
+        "the last one died after"
+    );
+    assert_eq!(
+        heap().finalize_table.objects(),
+        MANY,
+        "the set's live entries"
+    );
+    drop(set);
+    assert_eq!(heap().finalize_table.objects(), 0, "a dropped set detaches");
+    let mut set = WeakSet::new();
+    for g in &live {
+        set.insert(g.clone());
+    }
+    drop(live);
+    assert_eq!(set.len(), 0);
+    assert_eq!(
+        heap().finalize_table.objects(),
+        0,
+        "deaths take the entries"
+    );
 }
