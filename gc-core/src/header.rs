@@ -115,6 +115,10 @@ pub(crate) mod flag {
     /// collection examined the object: it may be part of a garbage cycle
     /// (see `collect::candidates`).
     pub(crate) const CANDIDATE: u32 = 1 << 6;
+    /// The object is the key of `WeakKeyMap` entries: tracing it also
+    /// visits their values (the ephemeron edges, see `collect::ephemeron`).
+    /// Set with the side-table entry, cleared when the entry goes.
+    pub(crate) const EPHEMERON_KEY: u32 = 1 << 7;
 }
 
 /// Which list a tracked object is on, kept in bits [`SHIFT`]`..` of its

@@ -1,5 +1,5 @@
-//! What [`WeakValueMap`](crate::WeakValueMap) and
-//! [`WeakSet`](crate::WeakSet) share: weakly held entries that count their
+//! What [`WeakValueMap`](crate::WeakValueMap), [`WeakSet`](crate::WeakSet)
+//! and [`WeakKeyMap`](crate::WeakKeyMap) share: weakly held entries that count their
 //! own deaths.
 //!
 //! Each entry ([`Slot`]) holds a `Weak` and a [`finalize`] callback that
@@ -19,7 +19,7 @@ use std::rc::Rc;
 use crate::gc::Gc;
 use crate::trace::Trace;
 use crate::weak::Weak;
-use crate::weakref_finalize::{FinalizeHandle, finalize};
+use crate::weakref_finalize::{FinalizeHandle, finalize, finalize_ephemeron};
 
 /// Purges wait for at least this many dead entries (and for more than half
 /// of the entries to be dead).
@@ -72,6 +72,24 @@ impl Deaths {
     pub(crate) fn slot<T: ?Sized + Trace + 'static>(&self, g: &Gc<T>) -> Slot<T> {
         let dead = self.dead.clone();
         let watch = finalize(g, move || dead.set(dead.get() + 1));
+        self.adopt(g, watch)
+    }
+
+    /// A slot for `key` whose death this counter will count, and whose
+    /// callback owns `value` (a `WeakKeyMap` entry's value: an ephemeron
+    /// edge of the key, dropped when the key dies or the slot goes).
+    pub(crate) fn slot_owning<K, V>(&self, key: &Gc<K>, value: Gc<V>) -> Slot<K>
+    where
+        K: ?Sized + Trace + 'static,
+        V: ?Sized + Trace + 'static,
+    {
+        let dead = self.dead.clone();
+        let watch = finalize_ephemeron(key, value, move || dead.set(dead.get() + 1));
+        self.adopt(key, watch)
+    }
+
+    /// The slot of `g` watched by `watch`.
+    fn adopt<T: ?Sized + Trace + 'static>(&self, g: &Gc<T>, watch: FinalizeHandle) -> Slot<T> {
         if !watch.alive() {
             // A handle to an object the collector already condemned: dead
             // on arrival.

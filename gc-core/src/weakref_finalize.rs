@@ -34,7 +34,7 @@ use std::panic::resume_unwind;
 use std::rc::Rc;
 
 use crate::gc::Gc;
-use crate::header::{Header, flag};
+use crate::header::{Header, TrackedHeader, flag};
 use crate::heap::heap;
 use crate::panic::{Panic, guarded};
 use crate::trace::Trace;
@@ -49,6 +49,11 @@ pub(crate) struct Registration {
     object: NonNull<Header>,
     /// Whether the side table still holds this registration.
     registered: Cell<bool>,
+    /// A `WeakKeyMap` entry's value, owned by the callback (so it is dropped
+    /// with it): the collector traces it as an edge of the object (see
+    /// `collect::ephemeron`). Alive while `registered` is true (a
+    /// registered callback has not been taken, let alone dropped).
+    ephemeron: Option<NonNull<TrackedHeader>>,
 }
 
 impl Registration {
@@ -81,7 +86,13 @@ impl FinalizeTable {
     fn register(&self, registration: Rc<Registration>) {
         let object = registration.object;
         // SAFETY: the caller holds a strong handle to the object.
-        unsafe { object.as_ref() }.set_finalize_callbacks(true);
+        let header = unsafe { object.as_ref() };
+        header.set_finalize_callbacks(true);
+        if registration.ephemeron.is_some() {
+            // SAFETY: only tracked keys get ephemeron edges (see
+            // `finalize_ephemeron`); the object is live.
+            unsafe { TrackedHeader::of_box(object).as_ref() }.set(flag::EPHEMERON_KEY);
+        }
         registration.registered.set(true);
         self.entries
             .borrow_mut()
@@ -102,7 +113,7 @@ impl FinalizeTable {
             entries.remove(&key);
             // SAFETY: it was registered, so the object has not died: its
             // header is allocated (see `Registration::object`).
-            unsafe { registration.object.as_ref() }.set_finalize_callbacks(false);
+            unsafe { clear_flags(registration.object) };
         }
     }
 
@@ -110,7 +121,8 @@ impl FinalizeTable {
     /// table (clearing its flag), appending them to `dead`. No user code
     /// runs here.
     pub(crate) fn take_dead(&self, object: &Header, dead: &mut Dead) {
-        object.set_finalize_callbacks(false);
+        // SAFETY: the object is dying, not freed yet (caller).
+        unsafe { clear_flags(NonNull::from(object)) };
         let key = core::ptr::from_ref(object) as usize;
         if let Some(list) = self.entries.borrow_mut().remove(&key) {
             for registration in &list {
@@ -120,10 +132,42 @@ impl FinalizeTable {
         }
     }
 
+    /// Calls `visit` with the ephemeron values of the entries of
+    /// `object` (see `collect::ephemeron`). Runs no user code.
+    pub(crate) fn for_each_ephemeron(
+        &self,
+        object: NonNull<Header>,
+        mut visit: impl FnMut(NonNull<TrackedHeader>),
+    ) {
+        let entries = self.entries.borrow();
+        let Some(list) = entries.get(&(object.as_ptr() as usize)) else {
+            return;
+        };
+        for value in list.iter().filter_map(|r| r.ephemeron) {
+            visit(value);
+        }
+    }
+
     /// Number of objects with callbacks (tests).
     #[cfg(test)]
     pub(crate) fn objects(&self) -> usize {
         self.entries.borrow().len()
+    }
+}
+
+/// Clears the object's `FINALIZE_CALLBACKS` bit and, if tracked, its
+/// `EPHEMERON_KEY` flag: its side-table entry is gone.
+///
+/// # Safety
+///
+/// `object` is the header of an allocated object.
+unsafe fn clear_flags(object: NonNull<Header>) {
+    // SAFETY: allocated (caller's contract).
+    let header = unsafe { object.as_ref() };
+    header.set_finalize_callbacks(false);
+    if header.is_tracked() {
+        // SAFETY: tracked objects carry the prefix; allocated.
+        unsafe { TrackedHeader::of_box(object).as_ref() }.clear(flag::EPHEMERON_KEY);
     }
 }
 
@@ -211,11 +255,46 @@ pub fn finalize<T: ?Sized + Trace + 'static>(
     g: &Gc<T>,
     f: impl FnOnce() + 'static,
 ) -> FinalizeHandle {
+    register(g, Box::new(f), None)
+}
+
+/// [`finalize`] for a `WeakKeyMap` entry: the callback owns `value`, which
+/// the collector treats as referenced by `key` (an ephemeron edge) when
+/// `key` is tracked. Returns a handle that is not alive (and drops `value`)
+/// if `key` is condemned.
+pub(crate) fn finalize_ephemeron<K, V>(
+    key: &Gc<K>,
+    value: Gc<V>,
+    f: impl FnOnce() + 'static,
+) -> FinalizeHandle
+where
+    K: ?Sized + Trace + 'static,
+    V: ?Sized + Trace + 'static,
+{
+    let edge = (Gc::is_tracked_object(key) && Gc::is_tracked_object(&value))
+        .then(|| Gc::tracked_header(&value));
+    register(
+        key,
+        Box::new(move || {
+            f();
+            drop(value);
+        }),
+        edge,
+    )
+}
+
+/// Registers `callback` for `g`'s object (see [`finalize`]).
+fn register<T: ?Sized + Trace + 'static>(
+    g: &Gc<T>,
+    callback: Box<dyn FnOnce()>,
+    ephemeron: Option<NonNull<TrackedHeader>>,
+) -> FinalizeHandle {
     let object = Gc::box_ptr(g).cast::<Header>();
     let registration = Rc::new(Registration {
-        callback: Cell::new(Some(Box::new(f))),
+        callback: Cell::new(Some(callback)),
         object,
         registered: Cell::new(false),
+        ephemeron,
     });
     if is_condemned(g) {
         drop(registration.callback.take());

@@ -234,6 +234,10 @@ unsafe fn trace_object(node: NonNull<TrackedHeader>, pass: &mut PassState) {
     pass.tracing_addr = node.as_ptr().addr();
     // SAFETY: value intact (caller).
     unsafe { (vtable.trace)(TrackedHeader::boxed(node), &mut Tracer::new(pass)) };
+    if object.has(flag::EPHEMERON_KEY) {
+        // SAFETY: live (caller).
+        unsafe { super::ephemeron::trace_ephemerons(node, pass) };
+    }
 }
 
 /// Step 1, on a fresh `pass`. Returns the edge balance of the set:

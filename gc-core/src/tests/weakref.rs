@@ -1,14 +1,15 @@
 //! The `weakref` module's counterparts: `finalize`, `WeakValueMap`,
-//! `WeakSet`.
+//! `WeakSet`, `WeakKeyMap` (ephemerons).
 
 use core::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 use super::node::{Node, PlainNode, ring, ring_of, take_dropped, take_finalized};
+use crate::header::flag;
 use crate::heap::heap;
 use crate::weak_entries::PURGE_MIN;
-use crate::{Gc, Trace, Tracer, Weak, WeakSet, WeakValueMap, collect, finalize};
+use crate::{Gc, Trace, Tracer, Weak, WeakKeyMap, WeakSet, WeakValueMap, collect, finalize};
 
 /// A shared log of events.
 type Log = Rc<RefCell<Vec<&'static str>>>;
@@ -579,4 +580,307 @@ fn purges_are_amortized() {
         0,
         "deaths take the entries"
     );
+}
+
+/// A `Node` value (not yet in a `Gc`) with `edges`.
+fn node_value(id: usize, edges: Vec<Gc<Node>>) -> Node {
+    Node {
+        id,
+        edges: RefCell::new(edges),
+        weak: RefCell::new(None),
+        on_finalize: Cell::new(None),
+        on_drop: Cell::new(None),
+    }
+}
+
+#[test]
+fn weak_key_map_basics() {
+    let mut map = WeakKeyMap::new();
+    let a = Node::new(1);
+    let b = Node::new(2);
+    assert!(map.insert(a.clone(), node_value(10, vec![])).is_none());
+    assert!(map.insert(b.clone(), node_value(20, vec![])).is_none());
+    assert_eq!(map.len(), 2);
+    assert_eq!(map.get(&a).map(|v| v.id), Some(10));
+    assert!(map.contains_key(&b) && !map.contains_key(&Node::new(3)));
+    let old = map
+        .insert(a.clone(), node_value(11, vec![]))
+        .expect("replaced");
+    assert_eq!(old.id, 10);
+    drop(old);
+    assert_eq!(take_dropped(), [3, 10], "the replaced value is released");
+    drop(b);
+    assert_eq!(take_dropped(), [2, 20], "a key's death releases its value");
+    assert_eq!(map.len(), 1);
+    assert!(map.get(&a).is_some());
+    let mut seen: Vec<_> = map.iter().map(|(k, v)| (k.id, v.id)).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, [(1, 11)]);
+    assert_eq!(map.remove(&a).map(|v| v.id), Some(11));
+    assert_eq!(take_dropped(), [11]);
+    assert!(map.remove(&a).is_none() && map.is_empty());
+    map.insert(a.clone(), node_value(12, vec![]));
+    map.retain(|_, v| v.id != 12);
+    assert_eq!((map.len(), map.slots()), (0, 0));
+    assert_eq!(take_dropped(), [12]);
+    map.insert(a.clone(), node_value(13, vec![]));
+    drop(map);
+    assert_eq!(take_dropped(), [13], "a dropped map releases its values");
+    assert_eq!(heap().finalize_table.objects(), 0);
+    assert!(!Gc::tracked_prefix(&a).unwrap().has(flag::EPHEMERON_KEY));
+    drop(a);
+    take_dropped();
+    take_finalized();
+}
+
+#[test]
+fn a_value_referencing_its_own_key_does_not_keep_it_alive() {
+    let mut map = WeakKeyMap::new();
+    let key = Node::new(1);
+    map.insert(key.clone(), node_value(2, vec![key.clone()]));
+    assert!(Gc::tracked_prefix(&key).unwrap().has(flag::EPHEMERON_KEY));
+    // Survives collections of every generation while the key is held.
+    for generation in 0..3 {
+        crate::collect_generation(generation);
+        assert_eq!(map.get(&key).map(|v| v.id), Some(2));
+    }
+    assert_eq!(collect(), 0);
+    assert!(take_dropped().is_empty());
+    drop(key);
+    assert_eq!(map.len(), 1, "alive until collected");
+    assert_eq!(collect(), 2, "key and value");
+    assert_eq!(take_dropped(), [1, 2]);
+    assert_eq!(take_finalized(), [1, 2]);
+    assert!(map.is_empty());
+    assert_eq!(map.iter().count(), 0);
+    assert_eq!(heap().finalize_table.objects(), 0);
+}
+
+#[test]
+fn a_cycle_through_the_value_and_other_objects_is_collected() {
+    let mut map = WeakKeyMap::new();
+    let key = Node::new(1);
+    let middle = Node::new(2);
+    middle.link(&key); // value -> middle -> key
+    map.insert(key.clone(), node_value(3, vec![middle.clone()]));
+    drop(middle);
+    assert_eq!(collect(), 0);
+    drop(key);
+    assert_eq!(collect(), 3);
+    assert_eq!(take_dropped(), [1, 2, 3]);
+    assert!(map.is_empty());
+    take_finalized();
+}
+
+#[test]
+fn chains_of_ephemerons_live_while_their_first_key_does() {
+    // k0 -> v0 -> k1 -> v1 -> ... -> k0: each key only reachable through
+    // the previous entry's value (a cycle only ephemerons close); keys allocated in both orders so the mark
+    // walk meets them ahead of and behind itself.
+    for reversed in [false, true] {
+        let mut map = WeakKeyMap::new();
+        let n = 20;
+        let mut keys: Vec<_> = (0..n).map(|i| Node::new(100 + i)).collect();
+        if reversed {
+            keys.reverse();
+        }
+        for i in 0..n {
+            // The last value closes the cycle back to the first key.
+            let next = vec![keys[(i + 1) % n].clone()];
+            map.insert(keys[i].clone(), node_value(200 + i, next));
+        }
+        let first = keys[0].clone();
+        drop(keys);
+        assert_eq!(collect(), 0, "all reachable from the first key");
+        assert_eq!(map.len(), n);
+        assert!(take_dropped().is_empty());
+        drop(first);
+        assert_eq!(collect(), 2 * n);
+        assert_eq!(take_dropped().len(), 2 * n);
+        assert!(map.is_empty());
+        take_finalized();
+    }
+}
+
+#[test]
+fn a_value_held_from_outside_keeps_its_key() {
+    let mut map = WeakKeyMap::new();
+    let key = Node::new(1);
+    map.insert(key.clone(), node_value(2, vec![key.clone()]));
+    let value = map.get(&key).unwrap();
+    drop(key);
+    assert_eq!(collect(), 0, "value (held) -> key");
+    assert_eq!(map.len(), 1);
+    drop(value);
+    assert_eq!(collect(), 2);
+    assert!(map.is_empty());
+    take_dropped();
+    take_finalized();
+}
+
+#[test]
+fn an_untracked_or_plain_value() {
+    let mut map = WeakKeyMap::new();
+    let key = PlainNode::plain(1);
+    map.insert(key.clone(), String::from("meta"));
+    assert_eq!(collect(), 0);
+    assert_eq!(map.get(&key).as_deref().map(String::as_str), Some("meta"));
+    drop(key);
+    assert!(map.is_empty());
+    // Untracked keys: refcount only (a value referencing one keeps it).
+    let mut leafs = WeakKeyMap::new();
+    let leaf = Gc::new(5u32);
+    leafs.insert(leaf.clone(), node_value(3, vec![]));
+    assert_eq!(collect(), 0);
+    assert!(leafs.get(&leaf).is_some());
+    drop(leaf);
+    assert!(leafs.is_empty());
+    assert_eq!(take_dropped(), [1, 3]);
+}
+
+#[test]
+fn a_resurrected_key_keeps_its_value() {
+    thread_local! {
+        static SAVED: RefCell<Option<Gc<Node>>> = const { RefCell::new(None) };
+    }
+    let mut map = WeakKeyMap::new();
+    let key = Node::new(1);
+    *key.weak.borrow_mut() = Some(Gc::downgrade(&key));
+    key.on_finalize.set(Some(|node| {
+        let me = node.weak.borrow().as_ref().and_then(Weak::upgrade);
+        SAVED.with(|s| *s.borrow_mut() = me);
+    }));
+    map.insert(key.clone(), node_value(2, vec![key.clone()]));
+    drop(key);
+    assert_eq!(collect(), 0, "the key's finalizer resurrected it");
+    let key = SAVED.with(|s| s.borrow_mut().take()).unwrap();
+    assert_eq!(map.get(&key).map(|v| v.id), Some(2), "and its value");
+    assert!(take_dropped().is_empty());
+    drop(key);
+    assert_eq!(collect(), 2);
+    assert!(map.is_empty());
+    assert_eq!(take_dropped(), [1, 2]);
+    take_finalized();
+}
+
+#[test]
+fn a_finalizer_reads_a_weak_key_map() {
+    thread_local! {
+        static MAP: RefCell<WeakKeyMap<Node, Node>> = RefCell::new(WeakKeyMap::new());
+        static SEEN: Cell<usize> = const { Cell::new(0) };
+    }
+    let key = Node::new(1);
+    key.on_finalize.set(Some(|node| {
+        let me = node.weak.borrow().as_ref().and_then(Weak::upgrade).unwrap();
+        let id = MAP.with(|m| m.borrow().get(&me).map(|v| v.id));
+        SEEN.with(|s| s.set(id.unwrap_or(0)));
+    }));
+    *key.weak.borrow_mut() = Some(Gc::downgrade(&key));
+    MAP.with(|m| {
+        m.borrow_mut()
+            .insert(key.clone(), node_value(2, vec![key.clone()]))
+    });
+    drop(key);
+    assert_eq!(collect(), 2);
+    assert_eq!(
+        SEEN.with(Cell::get),
+        2,
+        "the entry is readable from finalizers"
+    );
+    assert!(MAP.with(|m| m.borrow().is_empty()));
+    take_dropped();
+    take_finalized();
+}
+
+#[test]
+fn a_map_inside_its_own_key() {
+    struct Holder {
+        map: RefCell<WeakKeyMap<Holder, Node>>,
+        id: usize,
+    }
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            HOLDERS_DROPPED.with(|d| d.set(d.get() + self.id));
+        }
+    }
+    thread_local! {
+        static HOLDERS_DROPPED: Cell<usize> = const { Cell::new(0) };
+    }
+    // SAFETY: the map owns no `Gc`.
+    unsafe impl Trace for Holder {
+        fn trace(&self, tracer: &mut Tracer) {
+            self.map.borrow().trace(tracer);
+        }
+        fn may_contain_gc() -> bool {
+            true // a tracked key
+        }
+    }
+    let holder = Gc::new(Holder {
+        map: RefCell::new(WeakKeyMap::new()),
+        id: 1,
+    });
+    assert!(Gc::is_tracked(&holder));
+    let value = Gc::new(node_value(2, vec![]));
+    drop(value);
+    take_dropped();
+    // The value references another node that references the holder.
+    let back = Gc::new(Holder {
+        map: RefCell::new(WeakKeyMap::new()),
+        id: 10,
+    });
+    back.map
+        .borrow_mut()
+        .insert(holder.clone(), node_value(3, vec![]));
+    holder
+        .map
+        .borrow_mut()
+        .insert(holder.clone(), node_value(4, vec![]));
+    drop(holder);
+    assert_eq!(HOLDERS_DROPPED.with(Cell::get), 1, "refcount death");
+    assert_eq!(take_dropped(), [3, 4]);
+    assert!(back.map.borrow().is_empty());
+    drop(back);
+    take_finalized();
+}
+
+#[test]
+fn frozen_keys_keep_their_values() {
+    let mut map = WeakKeyMap::new();
+    let key = Node::new(1);
+    map.insert(key.clone(), node_value(2, vec![key.clone()]));
+    crate::freeze();
+    drop(key);
+    assert_eq!(collect(), 0, "frozen: never examined");
+    assert_eq!(map.len(), 1);
+    crate::unfreeze();
+    assert_eq!(collect(), 2);
+    assert!(map.is_empty());
+    take_dropped();
+    take_finalized();
+}
+
+#[test]
+fn weak_key_map_purges_are_amortized() {
+    let mut map = WeakKeyMap::new();
+    for i in 0..MANY {
+        map.insert(Gc::new(i as u64), i);
+    }
+    assert!(
+        map.purges() <= MANY / PURGE_MIN + 1,
+        "{} purges",
+        map.purges()
+    );
+    assert!(map.slots() <= 2 * PURGE_MIN);
+    assert_eq!(map.len(), 0);
+    // Garbage keys with self-referencing values: one collection.
+    let mut map = WeakKeyMap::new();
+    let keys: Vec<_> = (0..MANY / 10).map(Node::new).collect();
+    for k in &keys {
+        map.insert(k.clone(), node_value(k.id, vec![k.clone()]));
+    }
+    drop(keys);
+    assert_eq!(collect(), 2 * (MANY / 10));
+    assert_eq!(map.len(), 0);
+    take_dropped();
+    take_finalized();
 }
