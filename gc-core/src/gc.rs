@@ -221,9 +221,11 @@ impl<T: Trace + 'static> Gc<T> {
         let value = unsafe { ptr::read(&raw const (*this.ptr.as_ptr()).value) };
         // The object is gone: its `pygc::finalize` callbacks leave the side
         // table before the block can be reused, and run once it is released.
-        let dead = header
-            .has_finalize_callbacks()
-            .then(|| crate::weakref_finalize::take_on_refcount_death(header));
+        let dead = header.has_finalize_callbacks().then(|| {
+            // SAFETY: allocated (the implicit weak count is held); the
+            // pointer covers the whole block.
+            unsafe { crate::weakref_finalize::take_on_refcount_death(this.ptr.cast()) }
+        });
         // SAFETY: strong count 0 and value moved out; drop the implicit weak.
         unsafe {
             if tracked {

@@ -49,7 +49,7 @@ pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T
             ptr::drop_in_place(value);
             let dead = header
                 .has_finalize_callbacks()
-                .then(|| take_on_refcount_death(header));
+                .then(|| take_on_refcount_death(ptr.cast()));
             release_untracked_weak(ptr, layout);
             if let Some(dead) = dead {
                 run_on_refcount_death(dead);
@@ -250,9 +250,10 @@ unsafe fn drop_value_and_release(
     // `pygc::finalize` callbacks leave the side table before the block can
     // be reused, and run once it is released (weak references are dead:
     // strong count 0).
-    let dead = header
-        .has_finalize_callbacks()
-        .then(|| take_on_refcount_death(header));
+    let dead = header.has_finalize_callbacks().then(|| {
+        // SAFETY: allocated; the pointer covers the whole block.
+        unsafe { take_on_refcount_death(TrackedHeader::boxed(node)) }
+    });
     // SAFETY: value dropped, strong count 0, on no list.
     unsafe { release_tracked_memory(heap, node) };
     if let Some(dead) = dead {

@@ -118,12 +118,18 @@ impl FinalizeTable {
     }
 
     /// Takes the registrations of an object that is dying out of the
-    /// table (clearing its flag), appending them to `dead`. No user code
+    /// table (clearing its flags), appending them to `dead`. No user code
     /// runs here.
-    pub(crate) fn take_dead(&self, object: &Header, dead: &mut Dead) {
-        // SAFETY: the object is dying, not freed yet (caller).
-        unsafe { clear_flags(NonNull::from(object)) };
-        let key = core::ptr::from_ref(object) as usize;
+    ///
+    /// # Safety
+    ///
+    /// `object` points to the header of an allocated object, with the
+    /// provenance of the whole allocation (not derived from a reference to
+    /// the header alone: a tracked object's prefix is written too).
+    pub(crate) unsafe fn take_dead(&self, object: NonNull<Header>, dead: &mut Dead) {
+        // SAFETY: caller's contract.
+        unsafe { clear_flags(object) };
+        let key = object.as_ptr() as usize;
         if let Some(list) = self.entries.borrow_mut().remove(&key) {
             for registration in &list {
                 registration.registered.set(false);
@@ -160,7 +166,8 @@ impl FinalizeTable {
 ///
 /// # Safety
 ///
-/// `object` is the header of an allocated object.
+/// `object` is the header of an allocated object, with the provenance of
+/// the whole allocation.
 unsafe fn clear_flags(object: NonNull<Header>) {
     // SAFETY: allocated (caller's contract).
     let header = unsafe { object.as_ref() };
@@ -183,11 +190,16 @@ pub(crate) fn run_dead(dead: Dead, panic: &mut Panic) {
 
 /// The refcount path's hook: an object whose strong count reached 0 and
 /// whose value is gone had callbacks; take them out of the table.
+///
+/// # Safety
+///
+/// As for [`FinalizeTable::take_dead`].
 #[cold]
 #[inline(never)]
-pub(crate) fn take_on_refcount_death(object: &Header) -> Dead {
+pub(crate) unsafe fn take_on_refcount_death(object: NonNull<Header>) -> Dead {
     let mut dead = Vec::new();
-    heap().finalize_table.take_dead(object, &mut dead);
+    // SAFETY: caller's contract.
+    unsafe { heap().finalize_table.take_dead(object, &mut dead) };
     dead
 }
 

@@ -94,8 +94,11 @@ pub(crate) fn handle_unreachable(
             (h.vtable.drop_value)(TrackedHeader::boxed(node))
         });
         if header.has_finalize_callbacks() {
-            heap.finalize_table
-                .take_dead(header, &mut finalize_callbacks);
+            // SAFETY: held; the pointer covers the whole block.
+            unsafe {
+                heap.finalize_table
+                    .take_dead(TrackedHeader::boxed(node), &mut finalize_callbacks);
+            }
         }
     });
 
