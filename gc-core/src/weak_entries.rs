@@ -14,12 +14,43 @@
 //! not, the callback is detached and will never count it.
 
 use core::cell::Cell;
+use core::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::gc::Gc;
 use crate::trace::Trace;
 use crate::weak::Weak;
 use crate::weakref_finalize::{FinalizeHandle, finalize, finalize_ephemeron};
+
+/// A hash map keyed by object addresses (no need for SipHash's flooding
+/// resistance: the allocator, not an adversary, picks the keys).
+pub(crate) type AddressMap<V> = HashMap<usize, V, BuildHasherDefault<AddressHasher>>;
+
+/// Hashes one address: a multiplicative (Fibonacci) hash, whose high bits
+/// hashbrown uses for its control bytes and low bits for its buckets.
+#[derive(Default)]
+pub(crate) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        let h = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
+    }
+}
 
 /// Purges wait for at least this many dead entries (and for more than half
 /// of the entries to be dead).

@@ -2,13 +2,12 @@
 //! ephemeron semantics.
 
 use core::fmt;
-use std::collections::HashMap;
 use std::collections::hash_map;
 
 use crate::gc::Gc;
 use crate::trace::{Trace, Tracer, TypeFacts};
 use crate::weak::Weak;
-use crate::weak_entries::{Deaths, Slot};
+use crate::weak_entries::{AddressMap, Deaths, Slot};
 
 /// A map from objects, held weakly and compared by identity
 /// ([`Gc::ptr_eq`]), to values (Python's `WeakKeyDictionary`): an entry
@@ -65,7 +64,7 @@ pub struct WeakKeyMap<K: ?Sized + Trace + 'static, V: Trace + 'static> {
     /// Keyed by the key object's address: the slot's `Weak` keeps the
     /// block allocated, so no other object can take the address while the
     /// entry exists.
-    map: HashMap<usize, Entry<K, V>>,
+    map: AddressMap<Entry<K, V>>,
     deaths: Deaths,
 }
 
@@ -115,7 +114,7 @@ impl<K: ?Sized + Trace + 'static, V: Trace + 'static> WeakKeyMap<K, V> {
     /// ```
     pub fn new() -> Self {
         WeakKeyMap {
-            map: HashMap::new(),
+            map: AddressMap::default(),
             deaths: Deaths::new(),
         }
     }

@@ -1,12 +1,11 @@
 //! `WeakSet<T>`: Python's `weakref.WeakSet`, by identity.
 
 use core::fmt;
-use std::collections::HashMap;
 use std::collections::hash_map;
 
 use crate::gc::Gc;
 use crate::trace::{Trace, Tracer, TypeFacts};
-use crate::weak_entries::{Deaths, Slot};
+use crate::weak_entries::{AddressMap, Deaths, Slot};
 
 /// A set of objects held weakly, by identity ([`Gc::ptr_eq`]), like
 /// Python's `WeakSet`: an object leaves the set once it dies, on either path
@@ -43,7 +42,7 @@ pub struct WeakSet<T: ?Sized + Trace + 'static> {
     /// Keyed by the object's address: the slot's `Weak` keeps the block
     /// allocated, so no other object can take the address while the entry
     /// exists.
-    map: HashMap<usize, Slot<T>>,
+    map: AddressMap<Slot<T>>,
     deaths: Deaths,
 }
 
@@ -69,7 +68,7 @@ impl<T: ?Sized + Trace + 'static> WeakSet<T> {
     /// ```
     pub fn new() -> Self {
         WeakSet {
-            map: HashMap::new(),
+            map: AddressMap::default(),
             deaths: Deaths::new(),
         }
     }

@@ -29,7 +29,6 @@
 use core::cell::{Cell, RefCell};
 use core::fmt;
 use core::ptr::NonNull;
-use std::collections::HashMap;
 use std::panic::resume_unwind;
 use std::rc::Rc;
 
@@ -38,6 +37,7 @@ use crate::header::{Header, TrackedHeader, flag};
 use crate::heap::heap;
 use crate::panic::{Panic, guarded};
 use crate::trace::Trace;
+use crate::weak_entries::AddressMap;
 
 /// One registered callback, shared by its handle(s) and the side table.
 pub(crate) struct Registration {
@@ -73,13 +73,13 @@ pub(crate) type Dead = Vec<Rc<Registration>>;
 
 /// The per-heap side table: object address → its registrations.
 pub(crate) struct FinalizeTable {
-    entries: RefCell<HashMap<usize, Vec<Rc<Registration>>>>,
+    entries: RefCell<AddressMap<Vec<Rc<Registration>>>>,
 }
 
 impl FinalizeTable {
     pub(crate) fn new() -> Self {
         FinalizeTable {
-            entries: RefCell::new(HashMap::new()),
+            entries: RefCell::new(AddressMap::default()),
         }
     }
 

@@ -884,3 +884,30 @@ fn weak_key_map_purges_are_amortized() {
     take_dropped();
     take_finalized();
 }
+
+#[test]
+fn thread_exit_with_live_maps_and_callbacks() {
+    type Kept = (WeakKeyMap<Node, Node>, WeakSet<Node>, Gc<Node>);
+    thread_local! {
+        static KEPT: RefCell<Option<Kept>> = const { RefCell::new(None) };
+    }
+    std::thread::spawn(|| {
+        let key = Node::new(1);
+        let mut map = WeakKeyMap::new();
+        map.insert(key.clone(), node_value(2, vec![key.clone()]));
+        let mut set = WeakSet::new();
+        set.insert(key.clone());
+        let _pending = finalize(&key, || {});
+        // A garbage cycle with callbacks, never collected, and maps dropped
+        // by a thread-local destructor, before or after the heap's.
+        let cycle = ring(3, 2);
+        let _cycle_handle = finalize(&cycle, || {});
+        let mut values = WeakValueMap::new();
+        values.insert(0, cycle.clone());
+        drop(cycle);
+        KEPT.with(|k| *k.borrow_mut() = Some((map, set, key)));
+        drop(values);
+    })
+    .join()
+    .expect("thread exit is sound");
+}
