@@ -212,6 +212,13 @@ impl<T: Trace + 'static> Gc<T> {
         // SAFETY: the strong count is now 0, so the value is moved out
         // exactly once and nobody reads it again (upgrades fail).
         let value = unsafe { ptr::read(&raw const (*this.ptr.as_ptr()).value) };
+        // The object is gone: its `pygc::finalize` callbacks leave the side
+        // table before the block can be reused, and run once it is released.
+        let dead = header.has_finalize_callbacks().then(|| {
+            // SAFETY: allocated (the implicit weak count is held); the
+            // pointer covers the whole block.
+            unsafe { crate::weakref_finalize::take_on_refcount_death(this.ptr.cast()) }
+        });
         // SAFETY: strong count 0 and value moved out; drop the implicit weak.
         unsafe {
             if tracked {
@@ -219,6 +226,9 @@ impl<T: Trace + 'static> Gc<T> {
             } else {
                 release::release_untracked_weak(this.ptr, Layout::new::<GcBox<T>>());
             }
+        }
+        if let Some(dead) = dead {
+            crate::weakref_finalize::run_on_refcount_death(dead);
         }
         Ok(value)
     }

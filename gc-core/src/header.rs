@@ -22,18 +22,20 @@
 //! (as in `Rc`): the value is dropped when `strong` reaches 0, the block is
 //! freed when `weak` reaches 0.
 //!
-//! The weak word also carries three per-object facts in its top bits, so
+//! The weak word also carries four per-object facts in its top bits, so
 //! that code holding a `Gc<dyn Trait>` (whose concrete type it does not
 //! know) reads them with the load it makes anyway:
 //!
 //! ```text
 //!  weak: u32
-//!  ┌───┬───┬───┬────────────────────────────┐
-//!  │ T │ D │ F │ weak count (29 bits)       │
-//!  └───┴───┴───┴────────────────────────────┘
+//!  ┌───┬───┬───┬───┬────────────────────────┐
+//!  │ T │ D │ F │ C │ weak count (28 bits)   │
+//!  └───┴───┴───┴───┴────────────────────────┘
 //!   T  TRACKED: the object has the tracked prefix and is collected
 //!   D  VALUE_DROPPED: the collector dropped the value in place
 //!   F  FINALIZER: the concrete type's `Trace::has_finalizer()`
+//!   C  FINALIZE_CALLBACKS: `pygc::finalize` callbacks are registered for
+//!      the object in the heap's side table (both death paths test it)
 //! ```
 
 use core::cell::Cell;
@@ -52,7 +54,7 @@ pub(crate) struct Header {
 }
 
 /// Bits of the weak word that hold the weak count.
-const WEAK_COUNT_BITS: u32 = 29;
+const WEAK_COUNT_BITS: u32 = 28;
 
 /// The weak count's part of the weak word.
 const WEAK_COUNT_MASK: u32 = (1 << WEAK_COUNT_BITS) - 1;
@@ -65,6 +67,9 @@ pub(crate) mod bit {
     pub(crate) const VALUE_DROPPED: u32 = 1 << 30;
     /// The concrete type's `Trace::has_finalizer()` was `true`.
     pub(crate) const FINALIZER: u32 = 1 << 29;
+    /// `pygc::finalize` callbacks are registered for the object (see
+    /// `weakref_finalize`).
+    pub(crate) const FINALIZE_CALLBACKS: u32 = 1 << 28;
 }
 
 /// The allocation a `Gc<T>` points at.
@@ -117,6 +122,10 @@ impl Flags {
     /// collection examined the object: it may be part of a garbage cycle
     /// (see `collect::candidates`).
     pub(crate) const CANDIDATE: Flags = Flags(1 << 6);
+    /// The object is the key of `WeakKeyMap` entries: tracing it also
+    /// visits their values (the ephemeron edges, see `collect::ephemeron`).
+    /// Set with the side-table entry, cleared when the entry goes.
+    pub(crate) const EPHEMERON_KEY: Flags = Flags(1 << 7);
 
     /// The flags of `self` and of `other`.
     #[inline(always)]
@@ -306,6 +315,23 @@ impl Header {
     #[inline]
     pub(crate) fn set_value_dropped(&self) {
         self.weak.set(self.weak.get() | bit::VALUE_DROPPED);
+    }
+
+    /// Whether `pygc::finalize` callbacks are registered for the object.
+    #[inline]
+    pub(crate) fn has_finalize_callbacks(&self) -> bool {
+        self.weak.get() & bit::FINALIZE_CALLBACKS != 0
+    }
+
+    /// Sets or clears [`bit::FINALIZE_CALLBACKS`].
+    #[inline]
+    pub(crate) fn set_finalize_callbacks(&self, on: bool) {
+        let word = self.weak.get() & !bit::FINALIZE_CALLBACKS;
+        self.weak.set(if on {
+            word | bit::FINALIZE_CALLBACKS
+        } else {
+            word
+        });
     }
 
     /// Whether the concrete type has a finalizer.

@@ -22,6 +22,7 @@ use crate::collect::generation::Generations;
 use crate::list::ListHead;
 use crate::mark_stack::MarkStack;
 use crate::stats::GenerationStats;
+use crate::weakref_finalize::FinalizeTable;
 
 /// Number of collected generations.
 pub(crate) const GENERATIONS: usize = 3;
@@ -63,6 +64,8 @@ pub(crate) struct Heap {
     pub(crate) garbage: Cell<Vec<crate::tracked::Tracked>>,
     /// The counts `census_growth` compares with.
     pub(crate) census_last: core::cell::RefCell<std::collections::HashMap<&'static str, usize>>,
+    /// `pygc::finalize` callbacks by object (see `weakref_finalize`).
+    pub(crate) finalize_table: FinalizeTable,
 }
 
 thread_local! {
@@ -121,6 +124,7 @@ impl Heap {
             debug: Cell::new(crate::introspect::DebugFlags::empty()),
             garbage: Cell::new(Vec::new()),
             census_last: core::cell::RefCell::new(std::collections::HashMap::new()),
+            finalize_table: FinalizeTable::new(),
         }
     }
 

@@ -52,6 +52,11 @@ mod tracked;
 mod unsize;
 mod vtable;
 mod weak;
+mod weak_entries;
+mod weak_key_map;
+mod weak_set;
+mod weak_value_map;
+mod weakref_finalize;
 
 #[cfg(test)]
 mod tests;
@@ -86,3 +91,7 @@ pub mod __private {
     pub use crate::unsize::Unsize;
 }
 pub use weak::Weak;
+pub use weak_key_map::{WeakKeyMap, WeakKeyMapIter};
+pub use weak_set::{WeakSet, WeakSetIter};
+pub use weak_value_map::{WeakValueMap, WeakValueMapIter};
+pub use weakref_finalize::{FinalizeHandle, finalize};

@@ -22,6 +22,7 @@ use crate::list;
 use crate::trace::{Trace, finalize_if_any};
 use crate::tracked::Tracked;
 use crate::vtable::allocation_of;
+use crate::weakref_finalize::{run_on_refcount_death, take_on_refcount_death};
 
 /// Nesting depth of refcount-path drops before the trashcan defers them.
 pub(crate) const TRASHCAN_DEPTH: u32 = 50;
@@ -47,7 +48,13 @@ pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T
             let value = &raw mut (*ptr.as_ptr()).value;
             finalize_if_any(&*value, header.has_finalizer());
             ptr::drop_in_place(value);
+            let dead = header
+                .has_finalize_callbacks()
+                .then(|| take_on_refcount_death(ptr.cast()));
             release_untracked_weak(ptr, layout);
+            if let Some(dead) = dead {
+                run_on_refcount_death(dead);
+            }
         }
     }
 }
@@ -228,8 +235,18 @@ unsafe fn drop_value_and_release(heap: &Heap, node: Tracked, depth: u32, drop: i
         let _restore = DepthGuard { heap, depth };
         drop();
     }
+    // `pygc::finalize` callbacks leave the side table before the block can
+    // be reused, and run once it is released (weak references are dead:
+    // strong count 0).
+    let dead = node.header().has_finalize_callbacks().then(|| {
+        // SAFETY: allocated; the pointer covers the whole block.
+        unsafe { take_on_refcount_death(node.boxed()) }
+    });
     // SAFETY: value dropped, strong count 0, on no list.
     unsafe { release_tracked_memory(heap, node) };
+    if let Some(dead) = dead {
+        run_on_refcount_death(dead);
+    }
 }
 
 /// [`drop_value_and_release`] through the vtable.

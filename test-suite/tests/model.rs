@@ -1,13 +1,14 @@
 //! Model-based property test: random graphs of `Gc<dyn Vertex>` (two
 //! concrete node types behind a trait object, one with a finalizer) with
-//! random root sets, edge changes, drops and collections, checked after
-//! every step against a plain reference-counting-plus-reachability model.
+//! random root sets, edge changes, drops and collections, and `WeakKeyMap`
+//! entries (ephemerons), checked after every step against a plain
+//! reference-counting-plus-reachability model.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use pygc::{Finalize, Gc, Trace, unsize};
+use pygc::{Finalize, Gc, Trace, WeakKeyMap, unsize};
 
 thread_local! {
     static LIVE: RefCell<BTreeSet<usize>> = const { RefCell::new(BTreeSet::new()) };
@@ -83,6 +84,11 @@ enum Op {
     Descend(usize, usize),
     DropRoot(usize),
     Collect(usize),
+    /// A `WeakKeyMap` entry: key `roots[k]`, value a new `Node` linking to
+    /// `roots[t]` (replacing the key's entry if it has one).
+    Ephemeron(usize, usize),
+    /// The value of `roots[k]`'s entry becomes a root.
+    GetValue(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -93,13 +99,18 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Descend(a, b)),
         3 => any::<usize>().prop_map(Op::DropRoot),
         1 => (0usize..3).prop_map(Op::Collect),
+        2 => (any::<usize>(), any::<usize>()).prop_map(|(k, t)| Op::Ephemeron(k, t)),
+        1 => any::<usize>().prop_map(Op::GetValue),
     ]
 }
 
-/// The reference model: alive objects and their edges (with multiplicity).
+/// The reference model: alive objects and their edges (with multiplicity),
+/// and the ephemeron entries (key → value), each an edge of its key while
+/// the key lives.
 #[derive(Default)]
 struct Model {
     edges: BTreeMap<usize, Vec<usize>>,
+    ephemerons: BTreeMap<usize, usize>,
 }
 
 impl Model {
@@ -109,20 +120,31 @@ impl Model {
         while let Some(id) = stack.pop() {
             if seen.insert(id) {
                 stack.extend(self.edges[&id].iter().copied());
+                stack.extend(self.ephemerons.get(&id).copied());
             }
         }
         seen
+    }
+
+    /// Entries go with their keys.
+    fn drop_dead_entries(&mut self) {
+        let edges = &self.edges;
+        self.ephemerons.retain(|key, _| edges.contains_key(key));
     }
 
     /// Refcounting: free unreachable objects with no referrer, repeatedly.
     fn refcount_free(&mut self, roots: &[usize]) {
         let reachable = self.reachable(roots);
         loop {
+            self.drop_dead_entries();
             let mut indegree: BTreeMap<usize, usize> = self.edges.keys().map(|&k| (k, 0)).collect();
             for targets in self.edges.values() {
                 for t in targets {
                     *indegree.get_mut(t).unwrap() += 1;
                 }
+            }
+            for value in self.ephemerons.values() {
+                *indegree.get_mut(value).unwrap() += 1;
             }
             let dead: Vec<usize> = indegree
                 .iter()
@@ -150,6 +172,7 @@ fn live() -> BTreeSet<usize> {
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let mut model = Model::default();
     let mut roots: Vec<Gc<dyn Vertex>> = Vec::new();
+    let mut map: WeakKeyMap<dyn Vertex, Node> = WeakKeyMap::new();
     let mut next_id = 0;
     for op in ops {
         match *op {
@@ -198,6 +221,22 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 let len = roots.len();
                 roots.swap_remove(a % len);
             }
+            Op::Ephemeron(k, t) if !roots.is_empty() => {
+                let (key, target) = (&roots[k % roots.len()], &roots[t % roots.len()]);
+                LIVE.with(|l| l.borrow_mut().insert(next_id));
+                let value = Node {
+                    id: Id(next_id),
+                    edges: RefCell::new(vec![target.clone()]),
+                };
+                model.edges.insert(next_id, vec![target.id()]);
+                model.ephemerons.insert(key.id(), next_id);
+                next_id += 1;
+                drop(map.insert(key.clone(), value));
+            }
+            Op::GetValue(k) if !roots.is_empty() => {
+                let value = map.get(&roots[k % roots.len()]);
+                roots.extend(value.map(|v| unsize!(v => dyn Vertex)));
+            }
             Op::Collect(generation) => {
                 let before = model.alive();
                 let root_ids: Vec<usize> = roots.iter().map(|g| g.id()).collect();
@@ -216,16 +255,22 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                     prop_assert_eq!(found, before.len() - now.len());
                 }
                 model.edges.retain(|id, _| now.contains(id));
+                model.drop_dead_entries();
             }
             _ => {}
         }
         let root_ids: Vec<usize> = roots.iter().map(|g| g.id()).collect();
         model.refcount_free(&root_ids);
         prop_assert_eq!(live(), model.alive(), "after {:?}", op);
+        prop_assert_eq!(map.len(), model.ephemerons.len(), "entries after {:?}", op);
     }
     drop(roots);
     pygc::collect();
-    prop_assert!(live().is_empty(), "everything freed at the end");
+    prop_assert!(
+        live().is_empty(),
+        "everything freed at the end (values only their keys reach too)"
+    );
+    prop_assert!(map.is_empty());
     Ok(())
 }
 

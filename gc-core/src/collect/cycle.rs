@@ -242,6 +242,10 @@ unsafe fn trace_object(node: Tracked, pass: &mut PassState) {
     pass.tracing_addr = node.addr();
     // SAFETY: value intact (caller's contract), not lent out (checked).
     unsafe { node.trace(&mut Tracer::new(pass)) };
+    if node.prefix().has(Flags::EPHEMERON_KEY) {
+        // SAFETY: live (the handle's invariant).
+        unsafe { super::ephemeron::trace_ephemerons(node, pass) };
+    }
 }
 
 /// Step 1, on a fresh `pass`. Returns the edge balance of the set:

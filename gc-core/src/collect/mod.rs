@@ -12,10 +12,13 @@
 //! *unreachable* set to [`unreachable`], which finalizes, re-checks,
 //! clears weak references and drops it. An automatic collection whose
 //! generations hold no [`candidates`] (objects that lost a strong handle)
-//! skips all that: it could not find anything.
+//! skips all that: it could not find anything. The keys of `WeakKeyMap`
+//! entries carry extra edges to their values ([`ephemeron`]), so a value is
+//! reachable only while its key is.
 
 mod candidates;
 pub(crate) mod cycle;
+mod ephemeron;
 pub(crate) mod generation;
 mod pass;
 mod unreachable;

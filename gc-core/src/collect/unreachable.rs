@@ -22,6 +22,9 @@
 //! 5. **Release** the temporary handles: memory goes back to the pools as
 //!    counts reach 0. An object still referenced (a `Drop` stored a handle
 //!    somewhere) stays allocated, off every list, until that handle goes.
+//! 6. **`pygc::finalize` callbacks** of the garbage (taken out of the
+//!    heap's side table in step 4, see `weakref_finalize`) run last, each
+//!    guarded.
 //!
 //! When no object of the set has a finalizer left to run (its type's
 //! `Trace::has_finalizer()` is `false`, or it ran before), no user code runs
@@ -45,6 +48,7 @@ use crate::mark_stack::MarkStack;
 use crate::panic::{Panic, guarded, record};
 use crate::release::{release_tracked_memory, tracked_last_strong_dropped};
 use crate::tracked::Tracked;
+use crate::weakref_finalize::{Dead, run_dead};
 
 /// Runs steps 0–5 on `heap.unreachable`, which `deduce_unreachable` (with
 /// `SetCodes::condemn`) filled and described in `deduced`; resurrected
@@ -75,7 +79,9 @@ pub(crate) fn handle_unreachable(
         deduced.unreachable
     };
 
-    // 4. Drop the values (`DebugFlags::COLLECTABLE` logs them first).
+    // 4. Drop the values (`DebugFlags::COLLECTABLE` logs them first; the
+    // `pygc::finalize` callbacks of the dropped leave the side table, to
+    // run after step 5).
     if heap
         .debug
         .get()
@@ -85,11 +91,19 @@ pub(crate) fn handle_unreachable(
             crate::introspect::log_collectable(heap, node)
         });
     }
+    let mut finalize_callbacks = Dead::new();
     for_each(pending, |node| {
         node.header().set_value_dropped();
         // SAFETY: the value is intact and, being flagged, never read again:
         // dropped exactly once.
         guarded(panic, || unsafe { node.drop_value() });
+        if node.header().has_finalize_callbacks() {
+            // SAFETY: held; the pointer covers the whole block.
+            unsafe {
+                heap.finalize_table
+                    .take_dead(node.boxed(), &mut finalize_callbacks);
+            }
+        }
     });
 
     // 5. Release. No user code runs here.
@@ -114,6 +128,8 @@ pub(crate) fn handle_unreachable(
     // now; the dropped never matter again.
     heap.move_candidates(CodeSet::of(Code::UNREACHABLE), old_code);
     heap.clear_candidates(CodeSet::of(Code::DEAD) | CodeSet::of(Code::CONDEMNED));
+    // The `pygc::finalize` callbacks of the garbage: user code, guarded.
+    run_dead(finalize_callbacks, panic);
     garbage
 }
 

@@ -18,3 +18,4 @@ mod soundness;
 mod std_impls;
 mod unsized_values;
 mod weak;
+mod weakref;
