@@ -46,6 +46,7 @@ mod mark_stack;
 mod panic;
 mod release;
 mod stats;
+mod thread_bound;
 mod trace;
 mod trace_impls;
 mod tracked;
@@ -87,6 +88,7 @@ pub mod __private {
         __TraceTraitObject, __TraceType, __TraceTypeParam, Identity, assert_trait_object,
         assert_type, assert_type_param,
     };
+    pub use crate::thread_bound::{SendOnItsOwnThreadOnly, ShareOnItsOwnThreadOnly};
     pub use crate::trace::{TYPE_NESTING_BUDGET, TypeFacts};
     pub use crate::unsize::Unsize;
 }

@@ -27,34 +27,61 @@ use crate::weakref_finalize::{run_on_refcount_death, take_on_refcount_death};
 /// Nesting depth of refcount-path drops before the trashcan defers them.
 pub(crate) const TRASHCAN_DEPTH: u32 = 50;
 
-/// Runs when a strong count has just reached 0.
+/// Runs when a strong count has just reached 0; `tracked` is whether the
+/// object is tracked (the caller read it with the decrement). Out of line,
+/// like `Rc`'s `drop_slow`: `Gc::drop` (the decrement, and a candidate
+/// check for tracked objects) stays small in every loop that drops handles.
 ///
 /// # Safety
 ///
 /// `ptr` is a live object whose strong count the caller just took to 0.
-#[inline]
-pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
+#[inline(never)]
+pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>, tracked: bool) {
+    if tracked {
+        // SAFETY: caller's contract (live object, strong count just 0).
+        return unsafe { tracked_last_strong_dropped_typed(ptr) };
+    }
     // SAFETY: live (caller's contract); the header is read through `Cell`s.
     let header = unsafe { &(*ptr.as_ptr()).header };
-    if header.is_tracked() {
-        // SAFETY: caller's contract (live object, strong count just 0).
-        unsafe { tracked_last_strong_dropped_typed(ptr) }
-    } else {
-        // SAFETY: strong count 0: no handle can read the value any more
-        // (upgrades fail), so it is finalized and dropped exactly once; its
-        // layout is taken while it is still intact.
-        unsafe {
-            let layout = Layout::for_value(ptr.as_ref());
-            let value = &raw mut (*ptr.as_ptr()).value;
-            finalize_if_any(&*value, header.has_finalizer());
-            ptr::drop_in_place(value);
-            let dead = header
-                .has_finalize_callbacks()
-                .then(|| take_on_refcount_death(ptr.cast()));
-            release_untracked_weak(ptr, layout);
-            if let Some(dead) = dead {
-                run_on_refcount_death(dead);
-            }
+    if !header.dies_plainly() {
+        // SAFETY: caller's contract.
+        return unsafe { untracked_death_with_callbacks(ptr) };
+    }
+    // The usual death: no finalizer, no callbacks. SAFETY: strong count 0:
+    // no handle can read the value any more (upgrades fail), so it is
+    // dropped exactly once; its layout is taken while it is still intact.
+    unsafe {
+        let layout = Layout::for_value(ptr.as_ref());
+        ptr::drop_in_place(&raw mut (*ptr.as_ptr()).value);
+        release_untracked_weak(ptr, layout);
+    }
+}
+
+/// The death of an untracked object with a finalizer or `pygc::finalize`
+/// callbacks.
+///
+/// # Safety
+///
+/// As for [`last_strong_dropped`], on an untracked object.
+#[cold]
+#[inline(never)]
+unsafe fn untracked_death_with_callbacks<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
+    // SAFETY: live (caller's contract).
+    let header = unsafe { &(*ptr.as_ptr()).header };
+    // SAFETY: strong count 0: no handle can read the value any more
+    // (upgrades fail), so it is finalized and dropped exactly once; its
+    // layout is taken while it is still intact.
+    unsafe {
+        let layout = Layout::for_value(ptr.as_ref());
+        let value = &raw mut (*ptr.as_ptr()).value;
+        finalize_if_any(&*value, header.has_finalizer());
+        ptr::drop_in_place(value);
+        let dead = header
+            .has_finalize_callbacks()
+            .then(|| take_on_refcount_death(ptr.cast()));
+        release_untracked_weak(ptr, layout);
+        if let Some(dead) = dead {
+            run_on_refcount_death(dead);
         }
     }
 }
@@ -97,8 +124,20 @@ pub(crate) unsafe fn release_untracked_weak<T: ?Sized>(ptr: NonNull<GcBox<T>>, l
         unsafe { heap().deallocate(ptr.cast(), layout) };
     } else {
         // SAFETY: value gone, block live (weak handles are left).
-        unsafe { stash_layout(ptr.cast(), layout) };
+        unsafe { stash_layout_cold(ptr.cast(), layout) };
     }
+}
+
+/// [`stash_layout`] out of the refcount fast path.
+///
+/// # Safety
+///
+/// As for `stash_layout`.
+#[cold]
+#[inline(never)]
+unsafe fn stash_layout_cold(block: NonNull<u8>, layout: Layout) {
+    // SAFETY: caller's contract.
+    unsafe { stash_layout(block, layout) };
 }
 
 /// Bytes from an untracked block's start to its stashed layout: right after

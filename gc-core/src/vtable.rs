@@ -113,6 +113,7 @@ impl<T: ?Sized + Trace + 'static> UnsizedVTableOf<T> {
         trace: trace_unsized::<T>,
         finalize: finalize_unsized::<T>,
         drop_value: drop_unsized::<T>,
+        // Empty: what marks the vtable for `allocation_of`.
         layout: Layout::new::<()>(),
         box_offset: 0,
         type_name: core::any::type_name::<T>,
@@ -208,12 +209,16 @@ unsafe fn drop_value<T: Trace>(boxed: NonNull<Header>) {
 #[inline]
 pub(crate) fn allocation_of(node: Tracked) -> (NonNull<u8>, Layout) {
     let vt = node.vtable();
-    let (box_offset, layout) = if vt.unsized_tail {
+    // A sized type's allocation is never empty: an empty layout marks the
+    // vtables of objects with an unsized tail (tested on the layout the
+    // usual path loads anyway, not on a flag loaded before it).
+    let (box_offset, layout) = if vt.layout.size() != 0 {
+        (vt.box_offset, vt.layout)
+    } else {
+        debug_assert!(vt.unsized_tail);
         // SAFETY: the vtable says the object has a tail; live (a `Tracked`).
         let tail = unsafe { UnsizedTail::of(node.as_ptr()) };
         (tail.box_offset, tail.layout)
-    } else {
-        (vt.box_offset, vt.layout)
     };
     let boxed = node.boxed();
     // SAFETY: the box sits `box_offset` bytes into the allocation.

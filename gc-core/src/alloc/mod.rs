@@ -337,21 +337,29 @@ impl Allocator {
         // SAFETY: `block` is a block of a carved pool (caller's contract).
         let pool = unsafe { PoolRef::of_block(block) };
         let arena = pool.arena();
-        let may_idle = arena.pools_taken() <= NUM_SIZE_CLASSES + 1;
         // pymalloc hands an emptied pool back to its arena at once, so a
         // program that allocates and frees one object at a time takes and
         // returns a pool on every allocation. The class's only pool stays
         // on its list instead (empty, ready); `release_free_arenas` and
         // `is_empty` account for such pools.
-        if self.used.head(class) == Some(pool) && pool.next().is_none() {
+        let keep = self.used.head(class) == Some(pool) && pool.next().is_none();
+        if keep && self.idle_ok == Some(arena) {
+            // The allocate-and-free-one-object loop: its arena is the one
+            // allowed to be idle, so nothing else needs a look (not even
+            // the arena header).
+            self.kept[class] = Some(pool);
+            return;
+        }
+        // An arena can only have become idle if, besides kept pools (at most
+        // one per class), it held no pool but this one.
+        let may_idle = arena.pools_taken() <= NUM_SIZE_CLASSES + 1;
+        if keep {
             self.kept[class] = Some(pool);
         } else {
             // SAFETY: `pool` is on `class`'s list with no allocated block
             // (caller's contract), and is not used below.
             unsafe { self.give_back(class, pool) };
         }
-        // An arena can only have become idle if, besides kept pools (at most
-        // one per class), it held no pool but this one.
         if may_idle && self.idle_ok != Some(arena) {
             self.limit_idle_arenas(arena);
         }
