@@ -498,7 +498,7 @@ fn automatic_collections_free_the_garbage<const FINALIZER: bool>(
     roots: &[Gc<Counted<FINALIZER>>],
     filler: &mut Vec<Gc<Counted<FINALIZER>>>,
 ) -> Result<(), TestCaseError> {
-    let cap = filler.len() + if cfg!(miri) { 2_000 } else { 20_000 };
+    let cap = filler.len() + if cfg!(miri) { 1_000 } else { 20_000 };
     unfreeze();
     let mut froze = FROZE.with(Cell::get);
     let mut start = stats()[2].collections;
@@ -526,10 +526,15 @@ fn automatic_collections_free_the_garbage<const FINALIZER: bool>(
     Ok(())
 }
 
+/// Operations per case (fewer under Miri).
+const OPS: usize = if cfg!(miri) { 30 } else { 80 };
+
 fn proptest_config() -> ProptestConfig {
     // Miri cannot write proptest's failure files (no file system access).
     ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 512 },
+        // Under Miri each case's automatic-collection phase is slow (tiny
+        // thresholds over a growing filler): fewer, shorter cases.
+        cases: if cfg!(miri) { 2 } else { 512 },
         failure_persistence: if cfg!(miri) {
             None
         } else {
@@ -546,7 +551,7 @@ fn proptest_config() -> ProptestConfig {
 fn skipped_collections_would_have_found_nothing() {
     AUDITED.with(|a| a.set(0));
     let mut runner = proptest::test_runner::TestRunner::new(proptest_config());
-    let result = runner.run(&proptest::collection::vec(op(), 1..80), |ops| {
+    let result = runner.run(&proptest::collection::vec(op(), 1..OPS), |ops| {
         run::<false>(&ops, true)?;
         run::<true>(&ops, true)
     });
@@ -565,7 +570,7 @@ proptest! {
     /// With skips on, the lists, codes and counts stay consistent and
     /// explicit collections stay exact.
     #[test]
-    fn skipping_keeps_the_collector_consistent(ops in proptest::collection::vec(op(), 1..80)) {
+    fn skipping_keeps_the_collector_consistent(ops in proptest::collection::vec(op(), 1..OPS)) {
         run::<false>(&ops, false)?;
         run::<true>(&ops, false)?;
     }
