@@ -202,6 +202,50 @@ impl<K: Eq + Hash, V: ?Sized + Trace + 'static> WeakValueMap<K, V> {
         previous
     }
 
+    /// The value under `key` if it is alive; otherwise `make()`'s value,
+    /// stored under `key` (held weakly) and returned. The cache idiom
+    /// (Python's `d.get(k)` falling back to `d[k] = make()`), with one hash
+    /// lookup.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc::{Gc, Trace, WeakValueMap};
+    ///
+    /// #[derive(Trace)]
+    /// struct Font(String);
+    ///
+    /// let mut fonts = WeakValueMap::new();
+    /// let a = fonts.get_or_insert_with("mono", || Gc::new(Font("mono".into())));
+    /// // Alive: the same object comes back, `make` is not called.
+    /// let b = fonts.get_or_insert_with("mono", || unreachable!());
+    /// assert!(Gc::ptr_eq(&a, &b));
+    /// // Dead: the entry is rebuilt.
+    /// drop((a, b));
+    /// let c = fonts.get_or_insert_with("mono", || Gc::new(Font("mono 2".into())));
+    /// assert_eq!(c.0, "mono 2");
+    /// assert_eq!(fonts.len(), 1);
+    /// ```
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> Gc<V>) -> Gc<V> {
+        self.purge_if_due();
+        match self.map.entry(key) {
+            hash_map::Entry::Occupied(mut entry) => {
+                if let Some(live) = entry.get().upgrade() {
+                    return live;
+                }
+                let value = make();
+                let dead = entry.insert(self.deaths.slot(&value));
+                self.deaths.forget(dead);
+                value
+            }
+            hash_map::Entry::Vacant(entry) => {
+                let value = make();
+                entry.insert(self.deaths.slot(&value));
+                value
+            }
+        }
+    }
+
     /// The value under `key`, if it is alive.
     ///
     /// # Examples

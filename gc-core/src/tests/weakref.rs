@@ -334,6 +334,36 @@ fn weak_value_map_basics() {
 }
 
 #[test]
+fn weak_value_map_get_or_insert_with_rebuilds_only_dead_entries() {
+    let mut map = WeakValueMap::new();
+    let made = Cell::new(0);
+    let make = |id| {
+        made.set(made.get() + 1);
+        Node::new(id)
+    };
+    let a = map.get_or_insert_with("k", || make(1));
+    let again = map.get_or_insert_with("k", || make(2));
+    assert!(Gc::ptr_eq(&a, &again), "a live value is returned as is");
+    assert_eq!(made.get(), 1, "make runs only for a missing entry");
+    drop((a, again));
+    assert_eq!(take_dropped(), [1], "the map holds its values weakly");
+    assert_eq!((map.len(), map.slots()), (0, 1));
+    let b = map.get_or_insert_with("k", || make(3));
+    assert_eq!((b.id, made.get()), (3, 2), "a dead entry is rebuilt");
+    assert_eq!((map.len(), map.slots()), (1, 1), "the death count is exact");
+    assert_eq!(
+        heap().finalize_table.objects(),
+        1,
+        "only the live value is watched"
+    );
+    drop(b);
+    assert_eq!(take_dropped(), [3]);
+    assert_eq!(map.len(), 0);
+    drop(map);
+    take_finalized();
+}
+
+#[test]
 fn weak_value_map_retain_and_debug() {
     let values: Vec<_> = (0..6).map(Node::new).collect();
     let mut map = WeakValueMap::new();
