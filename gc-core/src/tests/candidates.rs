@@ -558,10 +558,14 @@ fn skipped_collections_would_have_found_nothing() {
     if let Err(failure) = result {
         panic!("{failure}");
     }
-    assert!(
-        AUDITED.with(Cell::get) > 0,
-        "some automatic collection could skip its graph passes and was audited"
-    );
+    // Under Miri, two short random cases may happen to offer no skippable
+    // collection; the native run (512 cases) checks that audits happen.
+    if !cfg!(miri) {
+        assert!(
+            AUDITED.with(Cell::get) > 0,
+            "some automatic collection could skip its graph passes and was audited"
+        );
+    }
 }
 
 proptest! {
