@@ -563,19 +563,16 @@ impl<T: ?Sized + Trace + 'static> Clone for Gc<T> {
 impl<T: ?Sized + Trace + 'static> Drop for Gc<T> {
     #[inline]
     fn drop(&mut self) {
-        // One decrement tells both whether this was the last handle and
-        // whether the object is tracked.
-        let word = self.header().dec_strong_word();
-        if Header::word_count_is_zero(word) {
+        if self.header().dec_strong() == 0 {
             // SAFETY: this was the last strong handle.
-            unsafe { release::last_strong_dropped(self.ptr, Header::word_is_tracked(word)) };
-        } else if Header::word_is_tracked(word) {
+            unsafe { release::last_strong_dropped(self.ptr) };
+        } else if self.header().is_tracked() {
             // SAFETY: tracked objects carry a prefix; the object is live
             // (strong count above 0).
             let node = unsafe { Gc::tracked_header(self).as_ref() };
             if !node.has(Flags::CANDIDATE) {
                 // Possibly the last reference from outside a cycle.
-                heap().note_candidate(node);
+                crate::heap::Heap::note_candidate_here(node);
             }
         }
     }

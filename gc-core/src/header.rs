@@ -272,40 +272,23 @@ fn count_overflow() -> ! {
     std::process::abort()
 }
 
-/// The strong word's bit that says the object is tracked ([`bit::TRACKED`]
-/// is kept there rather than in the weak word: `Gc::drop` learns it from
-/// the value its decrement produced, with no second load).
-const STRONG_TRACKED: u32 = 1 << 31;
-
-/// The strong count's part of the strong word.
-const STRONG_COUNT_MASK: u32 = STRONG_TRACKED - 1;
-
 impl Header {
     /// A header with these counts and [`bit`]s.
     #[inline]
     pub(crate) const fn new(strong: u32, weak: u32, bits: u32) -> Self {
-        let tracked = if bits & bit::TRACKED != 0 {
-            STRONG_TRACKED
-        } else {
-            0
-        };
         Header {
-            strong: Cell::new(strong | tracked),
-            weak: Cell::new(weak | (bits & !bit::TRACKED)),
+            strong: Cell::new(strong),
+            weak: Cell::new(weak | bits),
         }
     }
 
-    /// Whether a strong word (from [`dec_strong_word`](Self::dec_strong_word))
-    /// has a zero count.
+    /// Whether the weak word is exactly the implicit weak handle of the
+    /// strong ones: no `Weak` is left, no finalizer, no `pygc::finalize`
+    /// callbacks. An untracked object in this state whose last strong handle
+    /// goes dies in the fewest steps: drop the value, free the block.
     #[inline(always)]
-    pub(crate) const fn word_count_is_zero(word: u32) -> bool {
-        word & STRONG_COUNT_MASK == 0
-    }
-
-    /// Whether a strong word belongs to a tracked object.
-    #[inline(always)]
-    pub(crate) const fn word_is_tracked(word: u32) -> bool {
-        word & STRONG_TRACKED != 0
+    pub(crate) fn weak_is_only_implicit(&self) -> bool {
+        self.weak.get() == 1
     }
 
     /// Whether an untracked object's death can take the short path: no
@@ -335,7 +318,7 @@ impl Header {
     /// Whether the object has the tracked prefix.
     #[inline]
     pub(crate) fn is_tracked(&self) -> bool {
-        Self::word_is_tracked(self.strong.get())
+        self.weak.get() & bit::TRACKED != 0
     }
 
     /// Whether the collector dropped the value.
@@ -376,38 +359,31 @@ impl Header {
     /// The strong count.
     #[inline]
     pub(crate) fn strong(&self) -> u32 {
-        self.strong.get() & STRONG_COUNT_MASK
+        self.strong.get()
     }
 
-    /// Sets the strong count (the tracked bit stays).
+    /// Sets the strong count.
     #[inline]
     pub(crate) fn set_strong(&self, n: u32) {
-        self.strong
-            .set((self.strong.get() & STRONG_TRACKED) | (n & STRONG_COUNT_MASK));
+        self.strong.set(n);
     }
 
-    /// Adds a strong handle; aborts on overflow like `Rc` (at 2^31 handles:
-    /// the carry would reach the tracked bit, but the process is gone).
+    /// Adds a strong handle; aborts on overflow like `Rc`. The strong word
+    /// is the count alone, so this and [`dec_strong`](Self::dec_strong)
+    /// compile to one read-modify-write and a branch on its flags, as
+    /// `Rc`'s do.
     #[inline]
     pub(crate) fn inc_strong(&self) {
         let n = self.strong.get().wrapping_add(1);
         self.strong.set(n);
-        if n & STRONG_COUNT_MASK == 0 {
+        if n == 0 {
             count_overflow();
         }
     }
 
     /// Removes a strong handle and returns the new count.
-    #[inline]
-    pub(crate) fn dec_strong(&self) -> u32 {
-        self.dec_strong_word() & STRONG_COUNT_MASK
-    }
-
-    /// Removes a strong handle and returns the whole new strong word (count
-    /// and tracked bit): see [`word_count_is_zero`](Self::word_count_is_zero)
-    /// and [`word_is_tracked`](Self::word_is_tracked).
     #[inline(always)]
-    pub(crate) fn dec_strong_word(&self) -> u32 {
+    pub(crate) fn dec_strong(&self) -> u32 {
         let n = self.strong.get() - 1;
         self.strong.set(n);
         n

@@ -87,6 +87,21 @@ pub(crate) fn heap<'a>() -> &'a Heap {
     unsafe { &*p }
 }
 
+/// This thread's heap, which exists: one of its objects is alive.
+///
+/// # Safety
+///
+/// An object allocated on this thread is alive (its memory not yet given
+/// back). Teardown only frees a heap that holds no object, so `HEAP` is set.
+#[inline(always)]
+pub(crate) unsafe fn heap_of_live_object<'a>() -> &'a Heap {
+    let p = HEAP.with(Cell::get);
+    debug_assert!(!p.is_null(), "an object is alive, so its heap is");
+    // SAFETY: non-null (caller's contract, see above); otherwise as in
+    // `heap()`.
+    unsafe { &*p }
+}
+
 #[cold]
 #[inline(never)]
 fn create_heap<'a>() -> &'a Heap {

@@ -17,7 +17,7 @@ use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
 use crate::header::{Flags, GcBox};
-use crate::heap::{Heap, heap};
+use crate::heap::{Heap, heap, heap_of_live_object};
 use crate::list;
 use crate::trace::{Trace, finalize_if_any};
 use crate::tracked::Tracked;
@@ -27,29 +27,72 @@ use crate::weakref_finalize::{run_on_refcount_death, take_on_refcount_death};
 /// Nesting depth of refcount-path drops before the trashcan defers them.
 pub(crate) const TRASHCAN_DEPTH: u32 = 50;
 
-/// Runs when a strong count has just reached 0; `tracked` is whether the
-/// object is tracked (the caller read it with the decrement). Out of line,
-/// like `Rc`'s `drop_slow`: `Gc::drop` (the decrement, and a candidate
-/// check for tracked objects) stays small in every loop that drops handles.
+/// Runs when a strong count has just reached 0.
+///
+/// Inline only for what `Rc::drop` would inline: the usual death of an
+/// untracked object of a sized type whose values never hold a `Gc`
+/// (`Gc<u64>`, `Gc<String>`) with no `Weak`, finalizer or `pygc::finalize`
+/// callback left: drop the value, free the block, with the thread's heap
+/// often already at hand (a loop that allocates and drops reads it once).
+/// Everything else goes out of line, like `Rc`'s `drop_slow`, so that
+/// `Gc::drop` stays small in every loop that drops handles. The type's
+/// facts only choose the code; whether the object is tracked is always read
+/// from its header (a `Gc<T>` from `Gc::downcast` may be tracked whatever
+/// `T` says).
 ///
 /// # Safety
 ///
 /// `ptr` is a live object whose strong count the caller just took to 0.
+#[inline(always)]
+pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
+    // SAFETY: live (caller's contract); the header is read through `Cell`s.
+    let header = unsafe { &(*ptr.as_ptr()).header };
+    let sized = size_of::<*const T>() == size_of::<*const ()>();
+    // For the types meant here the facts are constants. A weak word of
+    // exactly 1 also says the object is untracked, so its value is intact
+    // (only the collector drops values early, and only tracked ones).
+    if sized
+        && header.weak_is_only_implicit()
+        // SAFETY: untracked and live: the value is intact.
+        && !unsafe { &(*ptr.as_ptr()).value }.__value_facts().may_contain_gc
+    {
+        // SAFETY: strong count 0 and no `Weak`: nothing can reach the value
+        // or the block any more, so the value is dropped exactly once (its
+        // drop cannot create a `Weak` of an object nothing names) and the
+        // block, allocated with the layout of a sized `GcBox<T>` from this
+        // thread's heap (live until the block is back), is freed.
+        unsafe {
+            let layout = Layout::for_value(ptr.as_ref());
+            ptr::drop_in_place(&raw mut (*ptr.as_ptr()).value);
+            heap_of_live_object().deallocate(ptr.cast(), layout);
+        }
+        return;
+    }
+    // SAFETY: caller's contract.
+    unsafe { last_strong_dropped_slow(ptr) }
+}
+
+/// [`last_strong_dropped`] out of line: tracked objects, and untracked ones
+/// of other types, with `Weak`s left or with user code to run.
+///
+/// # Safety
+///
+/// As for [`last_strong_dropped`].
 #[inline(never)]
-pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>, tracked: bool) {
-    if tracked {
+unsafe fn last_strong_dropped_slow<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
+    // SAFETY: live (caller's contract); the header is read through `Cell`s.
+    let header = unsafe { &(*ptr.as_ptr()).header };
+    if header.is_tracked() {
         // SAFETY: caller's contract (live object, strong count just 0).
         return unsafe { tracked_last_strong_dropped_typed(ptr) };
     }
-    // SAFETY: live (caller's contract); the header is read through `Cell`s.
-    let header = unsafe { &(*ptr.as_ptr()).header };
     if !header.dies_plainly() {
         // SAFETY: caller's contract.
         return unsafe { untracked_death_with_callbacks(ptr) };
     }
-    // The usual death: no finalizer, no callbacks. SAFETY: strong count 0:
-    // no handle can read the value any more (upgrades fail), so it is
-    // dropped exactly once; its layout is taken while it is still intact.
+    // No finalizer, no callbacks, but `Weak`s may be left. SAFETY: strong
+    // count 0: no handle can read the value any more (upgrades fail), so it
+    // is dropped exactly once; its layout is taken while it is still intact.
     unsafe {
         let layout = Layout::for_value(ptr.as_ref());
         ptr::drop_in_place(&raw mut (*ptr.as_ptr()).value);

@@ -191,15 +191,30 @@ impl Allocator {
         // gives up (caller's contract).
         let last = unsafe { pool.push(block) };
         // The cold paths get the block, not the pool, and mask it again:
-        // this keeps the fast path to plain loads and stores.
-        if last.is_null() {
-            // SAFETY: `block` was just freed into its pool, which was full,
-            // hence on no list.
+        // this keeps the fast path to plain loads and stores, and one call
+        // site keeps it small enough to inline where values are dropped.
+        if last.is_null() || pool.ref_count() == 0 {
+            // SAFETY: `block` was just freed into its pool; `last` is what
+            // the pool's free list held before.
+            unsafe { self.pool_changed_list(block, class, last.is_null()) };
+        }
+    }
+
+    /// `block` was just freed and its pool must change lists: it was full
+    /// (`was_full`), or it has no allocated block left.
+    ///
+    /// # Safety
+    /// `block` was just freed into its live pool of `class`; `was_full` says
+    /// whether the pool's free list was empty before.
+    #[cold]
+    #[inline(never)]
+    unsafe fn pool_changed_list(&mut self, block: *mut u8, class: usize, was_full: bool) {
+        if was_full {
+            // SAFETY: the pool was full, hence on no list (caller).
             unsafe { self.pool_was_full(block, class) };
-        } else if pool.ref_count() == 0 {
-            // SAFETY: `block` was just freed into its pool, which had a free
-            // block, hence was on `class`'s used list, and now has none
-            // allocated.
+        } else {
+            // SAFETY: the pool had a free block, hence was on `class`'s used
+            // list, and now has none allocated (caller).
             unsafe { self.pool_emptied(block, class) };
         }
     }
@@ -314,8 +329,7 @@ impl Allocator {
     /// # Safety
     /// `block` was just freed into its live pool of `class`, which is on no
     /// list.
-    #[cold]
-    #[inline(never)]
+    #[inline]
     unsafe fn pool_was_full(&mut self, block: *mut u8, class: usize) {
         // SAFETY: `block` is a block of a carved pool (caller's contract).
         let pool = unsafe { PoolRef::of_block(block) };
@@ -331,8 +345,7 @@ impl Allocator {
     /// # Safety
     /// `block` was just freed into its live pool of `class`, which is on
     /// `class`'s used list and has no allocated block left.
-    #[cold]
-    #[inline(never)]
+    #[inline]
     unsafe fn pool_emptied(&mut self, block: *mut u8, class: usize) {
         // SAFETY: `block` is a block of a carved pool (caller's contract).
         let pool = unsafe { PoolRef::of_block(block) };

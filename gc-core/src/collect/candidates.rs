@@ -65,6 +65,15 @@ impl Heap {
         count.set(count.get() + 1);
     }
 
+    /// [`note_candidate`](Self::note_candidate) on this thread's heap, the
+    /// lookup included, out of line: `Gc::drop` stays small enough to be
+    /// inlined in every loop that drops handles.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn note_candidate_here(node: &TrackedHeader) {
+        crate::heap::heap().note_candidate(node);
+    }
+
     /// The candidate counts of the codes in `codes`.
     fn counts_of(&self, codes: CodeSet) -> impl Iterator<Item = &core::cell::Cell<usize>> {
         self.candidates

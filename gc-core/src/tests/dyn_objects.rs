@@ -250,3 +250,32 @@ fn a_dyn_zombie_is_safe() {
     assert!(Gc::type_name(&zombie).ends_with("Smuggler"));
     assert!(zombie.downcast::<u8>().is_err());
 }
+
+/// A `Gc<dyn AnyTrace>` made from a box is tracked whatever its concrete
+/// type, so a `Gc<u64>` downcast from it is a tracked `u64`: its last drop
+/// must take the tracked path (unlink, free the block with the prefix),
+/// not `Gc<u64>`'s inline untracked one.
+#[test]
+fn a_tracked_leaf_from_a_downcast_dies_as_tracked() {
+    let before = heap_stats().blocks_in_use.iter().sum::<usize>();
+    let boxed: Box<dyn AnyTrace> = Box::new(11u64);
+    let any: Gc<dyn AnyTrace> = Gc::from(boxed);
+    assert!(Gc::is_tracked(&any));
+    let number = any.downcast::<u64>().ok().unwrap();
+    assert!(Gc::is_tracked(&number));
+    assert_eq!(*number, 11);
+    drop(number);
+    assert_eq!(heap_stats().blocks_in_use.iter().sum::<usize>(), before);
+    // Had it stayed on its generation list, this would walk a freed block.
+    collect();
+    // The untracked leaf paths: no `Weak` left (inline), and a `Weak` left
+    // (its block waits for it).
+    let plain = Gc::new(String::from("plain"));
+    let watched = Gc::new(String::from("watched"));
+    let weak = Gc::downgrade(&watched);
+    drop((plain, watched));
+    assert!(weak.upgrade().is_none());
+    assert_eq!(heap_stats().blocks_in_use.iter().sum::<usize>(), before + 1);
+    drop(weak);
+    assert_eq!(heap_stats().blocks_in_use.iter().sum::<usize>(), before);
+}
