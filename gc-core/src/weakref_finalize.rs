@@ -37,6 +37,7 @@ use crate::header::{Flags, Header, TrackedHeader};
 use crate::heap::heap;
 use crate::panic::{Panic, guarded};
 use crate::trace::Trace;
+use crate::tracked::Tracked;
 use crate::weak_entries::AddressMap;
 
 /// One registered callback, shared by its handle(s) and the side table.
@@ -54,6 +55,9 @@ pub(crate) struct Registration {
     /// `collect::ephemeron`). Alive while `registered` is true (a
     /// registered callback has not been taken, let alone dropped).
     ephemeron: Option<NonNull<TrackedHeader>>,
+    /// Where the ephemeron's pair sits in [`EphemeronPairs`] while
+    /// registered.
+    pair_slot: Cell<usize>,
 }
 
 impl Registration {
@@ -71,15 +75,96 @@ impl Registration {
 /// once it is safe (see the module docs).
 pub(crate) type Dead = Vec<Rc<Registration>>;
 
-/// The per-heap side table: object address → its registrations.
+/// One ephemeron edge: a `WeakKeyMap` entry's key and value, both tracked.
+#[derive(Clone, Copy)]
+pub(crate) struct EphemeronPair {
+    /// The key (flagged `EPHEMERON_KEY`).
+    pub(crate) key: Tracked,
+    /// The value, owned by the registration's callback.
+    pub(crate) value: Tracked,
+    /// The registration (in the side table, so alive) whose `pair_slot`
+    /// says where this pair is.
+    owner: NonNull<Registration>,
+}
+
+/// Every ephemeron edge of the heap in one dense array, in no order: the
+/// collector sweeps it as a phase of each graph pass (see
+/// `collect::ephemeron`) instead of looking up each key's entries while it
+/// traces the key.
+#[derive(Default)]
+pub(crate) struct EphemeronPairs {
+    pairs: Vec<EphemeronPair>,
+}
+
+impl EphemeronPairs {
+    /// The pairs, for a graph pass (which changes no registration).
+    pub(crate) fn as_slice(&self) -> &[EphemeronPair] {
+        &self.pairs
+    }
+
+    fn push(&mut self, pair: EphemeronPair, owner: &Registration) {
+        owner.pair_slot.set(self.pairs.len());
+        self.pairs.push(pair);
+    }
+
+    /// Removes `owner`'s pair in O(1), moving the last pair into its slot.
+    fn remove(&mut self, owner: &Registration) {
+        let slot = owner.pair_slot.get();
+        debug_assert!(core::ptr::eq(self.pairs[slot].owner.as_ptr(), owner));
+        self.pairs.swap_remove(slot);
+        if let Some(moved) = self.pairs.get(slot) {
+            // SAFETY: a pair's owner is registered (it leaves the table with
+            // its pair), so the side table keeps it alive.
+            unsafe { moved.owner.as_ref() }.pair_slot.set(slot);
+        }
+    }
+}
+
+/// The per-heap side table: object address → its registrations, and the
+/// ephemeron edges among them.
 pub(crate) struct FinalizeTable {
     entries: RefCell<AddressMap<Vec<Rc<Registration>>>>,
+    ephemerons: RefCell<EphemeronPairs>,
 }
 
 impl FinalizeTable {
     pub(crate) fn new() -> Self {
         FinalizeTable {
             entries: RefCell::new(AddressMap::default()),
+            ephemerons: RefCell::new(EphemeronPairs::default()),
+        }
+    }
+
+    /// The heap's ephemeron edges (read by the collector's graph passes,
+    /// which run no user code, so nothing registers meanwhile).
+    pub(crate) fn ephemerons(&self) -> core::cell::Ref<'_, EphemeronPairs> {
+        self.ephemerons.borrow()
+    }
+
+    /// Adds the ephemeron pair of `registration`, if it has one.
+    fn add_pair(&self, registration: &Rc<Registration>) {
+        let Some(value) = registration.ephemeron else {
+            return;
+        };
+        let pair = EphemeronPair {
+            // SAFETY: only tracked keys get ephemeron edges (see
+            // `finalize_ephemeron`), and the key is alive (registering takes
+            // a strong handle); likewise the value, which the callback owns.
+            key: unsafe { Tracked::of_box(registration.object) },
+            // SAFETY: as above.
+            value: unsafe { Tracked::new(value) },
+            // SAFETY: an `Rc`'s pointer is never null. It is the `Rc`'s own
+            // (not a reborrow), valid as long as the side table holds that
+            // `Rc`, i.e. as long as the pair exists.
+            owner: unsafe { NonNull::new_unchecked(Rc::as_ptr(registration).cast_mut()) },
+        };
+        self.ephemerons.borrow_mut().push(pair, registration);
+    }
+
+    /// Removes the ephemeron pair of `registration`, if it has one.
+    fn remove_pair(&self, registration: &Registration) {
+        if registration.ephemeron.is_some() {
+            self.ephemerons.borrow_mut().remove(registration);
         }
     }
 
@@ -94,6 +179,7 @@ impl FinalizeTable {
             unsafe { TrackedHeader::of_box(object).as_ref() }.set(Flags::EPHEMERON_KEY);
         }
         registration.registered.set(true);
+        self.add_pair(&registration);
         self.entries
             .borrow_mut()
             .entry(object.as_ptr() as usize)
@@ -103,6 +189,7 @@ impl FinalizeTable {
 
     fn unregister(&self, registration: &Registration) {
         registration.registered.set(false);
+        self.remove_pair(registration);
         let key = registration.object.as_ptr() as usize;
         let mut entries = self.entries.borrow_mut();
         let Some(list) = entries.get_mut(&key) else {
@@ -133,13 +220,15 @@ impl FinalizeTable {
         if let Some(list) = self.entries.borrow_mut().remove(&key) {
             for registration in &list {
                 registration.registered.set(false);
+                self.remove_pair(registration);
             }
             dead.extend(list);
         }
     }
 
     /// Calls `visit` with the ephemeron values of the entries of
-    /// `object` (see `collect::ephemeron`). Runs no user code.
+    /// `object` (introspection: `pygc::referents`; the collector sweeps
+    /// [`ephemerons`](Self::ephemerons) instead). Runs no user code.
     pub(crate) fn for_each_ephemeron(
         &self,
         object: NonNull<Header>,
@@ -307,6 +396,7 @@ fn register<T: ?Sized + Trace + 'static>(
         object,
         registered: Cell::new(false),
         ephemeron,
+        pair_slot: Cell::new(0),
     });
     if is_condemned(g) {
         drop(registration.callback.take());

@@ -58,6 +58,7 @@ use crate::mark_stack::MarkStack;
 use crate::trace::Tracer;
 use crate::tracked::Tracked;
 
+use super::ephemeron;
 use super::pass::{PassState, TraceAction};
 
 /// Why a graph pass could not complete (the set is restored first).
@@ -201,7 +202,7 @@ pub(crate) fn set_codes(list: &ListHead, code: Code) -> usize {
 /// Whether `node` has strong handles beyond the `held` ones of the
 /// collector and the internal references counted by `subtract_refs`.
 #[inline]
-fn has_external_refs(node: Tracked, held: u32) -> bool {
+pub(super) fn has_external_refs(node: Tracked, held: u32) -> bool {
     let (h, strong) = (node.prefix(), node.header().strong());
     debug_assert!(
         strong >= held,
@@ -242,7 +243,7 @@ unsafe fn trace_object(node: Tracked, pass: &mut PassState) {
     pass.tracing_addr = node.addr();
     // SAFETY: value intact (caller's contract), not lent out (checked).
     unsafe { node.trace(&mut Tracer::new(pass)) };
-    if node.prefix().has(Flags::EPHEMERON_KEY) {
+    if pass.action == TraceAction::Collect && node.prefix().has(Flags::EPHEMERON_KEY) {
         // SAFETY: live (the handle's invariant).
         unsafe { super::ephemeron::trace_ephemerons(node, pass) };
     }
@@ -257,6 +258,7 @@ fn subtract_refs(list: &ListHead, pass: &mut PassState) -> Result<isize, String>
         // this mode does not change the list.
         unsafe { trace_object(node, pass) };
     });
+    ephemeron::subtract_ephemeron_edges(pass);
     match pass.over_visited {
         None => Ok(pass.edge_balance),
         Some(type_name) => Err(format!(
@@ -321,6 +323,7 @@ fn mark_reachable(
     let mut revived = 0;
     let mut finalizers_pending = false;
     let mut garbage_candidates = 0;
+    let undecided_ephemerons = ephemeron::mark_values_of_root_keys(pass);
     let mut cur = match walk {
         Walk::Forward => young.first(),
         Walk::Backward => young.last(),
@@ -359,16 +362,7 @@ fn mark_reachable(
                 // later edges to it need no attention.
                 h.leave_graph_pass(codes.survivor, codes.clear);
                 survivors += 1;
-                // Objects marked after the walk passed them: they sit on
-                // `unreachable` and keep `REACHABLE` for `finish`.
-                while let Some(passed) = pass.stack.pop() {
-                    trace_object(passed, pass);
-                    revive(passed, codes);
-                    revived += 1;
-                    if passed.prefix().has(Flags::CANDIDATE) {
-                        garbage_candidates -= 1;
-                    }
-                }
+                trace_revived(pass, codes, &mut revived, &mut garbage_candidates);
             } else {
                 finalizers_pending |= node.finalizer_pending();
                 if h.has(Flags::CANDIDATE) {
@@ -388,12 +382,38 @@ fn mark_reachable(
             }
         }
     }
+    if undecided_ephemerons {
+        ephemeron::mark_values_of_reached_keys(pass, |pass| {
+            trace_revived(pass, codes, &mut revived, &mut garbage_candidates);
+        });
+    }
     Marked {
         survivors,
         moved,
         revived,
         finalizers_pending,
         garbage_candidates,
+    }
+}
+
+/// Traces the objects on the mark stack — marked after the walk passed
+/// them, so they sit on `unreachable` and keep `REACHABLE` for `finish` —
+/// and everything they reach that the walk passed too, reviving each.
+fn trace_revived(
+    pass: &mut PassState,
+    codes: SetCodes,
+    revived: &mut usize,
+    garbage_candidates: &mut usize,
+) {
+    while let Some(passed) = pass.stack.pop() {
+        // SAFETY: objects on the stack are moved members, live with intact
+        // values (no user code has run since the pass began).
+        unsafe { trace_object(passed, pass) };
+        revive(passed, codes);
+        *revived += 1;
+        if passed.prefix().has(Flags::CANDIDATE) {
+            *garbage_candidates -= 1;
+        }
     }
 }
 

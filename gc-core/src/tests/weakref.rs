@@ -945,3 +945,36 @@ fn thread_exit_with_live_maps_and_callbacks() {
     .join()
     .expect("thread exit is sound");
 }
+
+/// Keys that only a tracked object holds are not roots: the collector
+/// finds them reachable in its walk, and the ephemeron fixpoint after it
+/// brings their values back. Removing entries from the middle of the heap's
+/// dense pair array moves other pairs into their slots; every entry left
+/// must still keep its value.
+#[test]
+fn keys_found_by_the_walk_keep_their_values_after_removals() {
+    let mut map = WeakKeyMap::new();
+    let holder = Node::new(1);
+    holder.link(&holder); // only a collection frees it
+    let keys: Vec<_> = (0..8).map(|i| Node::new(10 + i)).collect();
+    for (i, key) in keys.iter().enumerate() {
+        holder.link(key);
+        map.insert(key.clone(), node_value(20 + i, vec![]));
+    }
+    drop(map.remove(&keys[3]));
+    drop(map.remove(&keys[0]));
+    assert_eq!(take_dropped(), [20, 23]);
+    assert_eq!(heap().finalize_table.ephemerons().as_slice().len(), 6);
+    drop(keys);
+    for generation in 0..3 {
+        assert_eq!(crate::collect_generation(generation), 0);
+    }
+    assert!(take_dropped().is_empty(), "every entry keeps its value");
+    assert_eq!(map.len(), 6);
+    drop(holder);
+    assert_eq!(collect(), 1 + 8 + 6, "the holder, its keys, their values");
+    assert!(map.is_empty());
+    assert!(heap().finalize_table.ephemerons().as_slice().is_empty());
+    take_dropped();
+    take_finalized();
+}
