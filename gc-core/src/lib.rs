@@ -56,7 +56,8 @@ mod weak;
 mod weak_entries;
 mod weak_key_map;
 mod weak_set;
-mod weak_value_map;
+pub mod weak_value_map;
+mod weak_value_map_entry;
 mod weakref_finalize;
 
 #[cfg(test)]

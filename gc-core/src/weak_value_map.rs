@@ -9,6 +9,7 @@ use std::collections::hash_map;
 use crate::gc::Gc;
 use crate::trace::{TYPE_NESTING_BUDGET, Trace, Tracer, TypeFacts};
 use crate::weak_entries::{Deaths, Slot};
+pub use crate::weak_value_map_entry::{Entry, OccupiedEntry, VacantEntry};
 
 /// A hash map whose values are held weakly (Python's
 /// `WeakValueDictionary`): an entry disappears once its value dies, on
@@ -205,7 +206,7 @@ impl<K: Eq + Hash, V: ?Sized + Trace + 'static> WeakValueMap<K, V> {
     /// The value under `key` if it is alive; otherwise `make()`'s value,
     /// stored under `key` (held weakly) and returned. The cache idiom
     /// (Python's `d.get(k)` falling back to `d[k] = make()`), with one hash
-    /// lookup.
+    /// lookup: `map.entry(key).or_insert_with(make)`.
     ///
     /// # Examples
     ///
@@ -227,23 +228,33 @@ impl<K: Eq + Hash, V: ?Sized + Trace + 'static> WeakValueMap<K, V> {
     /// assert_eq!(fonts.len(), 1);
     /// ```
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> Gc<V>) -> Gc<V> {
+        self.entry(key).or_insert_with(make)
+    }
+
+    /// The [`Entry`] of `key`, for reading, inserting or replacing its
+    /// value with one hash lookup. An entry whose value has died is
+    /// [vacant](Entry::Vacant).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc::{Gc, Trace, WeakValueMap, weak_value_map::Entry};
+    ///
+    /// #[derive(Trace)]
+    /// struct Session(u32);
+    ///
+    /// let mut sessions = WeakValueMap::new();
+    /// let s = sessions.entry("alice").or_insert_with(|| Gc::new(Session(1)));
+    /// match sessions.entry("alice") {
+    ///     Entry::Occupied(entry) => assert_eq!(entry.get().0, 1),
+    ///     Entry::Vacant(_) => unreachable!("s holds it"),
+    /// }
+    /// drop(s);
+    /// assert!(matches!(sessions.entry("alice"), Entry::Vacant(_)));
+    /// ```
+    pub fn entry(&mut self, key: K) -> Entry<'_, K, V> {
         self.purge_if_due();
-        match self.map.entry(key) {
-            hash_map::Entry::Occupied(mut entry) => {
-                if let Some(live) = entry.get().upgrade() {
-                    return live;
-                }
-                let value = make();
-                let dead = entry.insert(self.deaths.slot(&value));
-                self.deaths.forget(dead);
-                value
-            }
-            hash_map::Entry::Vacant(entry) => {
-                let value = make();
-                entry.insert(self.deaths.slot(&value));
-                value
-            }
-        }
+        Entry::of(self.map.entry(key), &self.deaths)
     }
 
     /// The value under `key`, if it is alive.

@@ -978,3 +978,47 @@ fn keys_found_by_the_walk_keep_their_values_after_removals() {
     take_dropped();
     take_finalized();
 }
+
+/// `WeakValueMap::entry`: a dead value's entry is vacant and its slot is
+/// reused; replacing or removing through an entry detaches the old value's
+/// death count, so `len` stays exact whatever dies afterwards.
+#[test]
+fn weak_value_map_entries_keep_len_exact() {
+    use crate::weak_value_map::Entry;
+    let mut map = WeakValueMap::new();
+    let a = Node::new(1);
+    let b = Node::new(2);
+    assert!(Gc::ptr_eq(&map.entry("a").or_insert(a.clone()), &a));
+    assert!(Gc::ptr_eq(&map.entry("a").or_insert(b.clone()), &a));
+    {
+        let Entry::Occupied(mut entry) = map.entry("a") else {
+            panic!("a is alive")
+        };
+        assert!(Gc::ptr_eq(&entry.insert(b.clone()), &a));
+        assert!(Gc::ptr_eq(entry.get(), &b));
+    }
+    drop(a); // the replaced value's death must not touch the entry
+    assert_eq!(map.len(), 1);
+    assert!(Gc::ptr_eq(&map.get("a").unwrap(), &b));
+    drop(b);
+    assert_eq!(map.len(), 0, "the entry's value died");
+    let Entry::Vacant(entry) = map.entry("a") else {
+        panic!("a dead value's entry is vacant")
+    };
+    let c = entry.insert(Node::new(3));
+    assert_eq!((map.len(), map.slots()), (1, 1), "the dead slot was reused");
+    let Entry::Occupied(entry) = map.entry("a") else {
+        panic!("c is alive")
+    };
+    assert_eq!(entry.remove_entry().0, "a");
+    drop(c); // removed: its death counts nowhere
+    assert_eq!((map.len(), map.slots()), (0, 0));
+    map.insert("d", Node::new(4)); // dies at once
+    let Entry::Vacant(entry) = map.entry("d") else {
+        panic!("dead")
+    };
+    assert_eq!(entry.into_key(), "d");
+    assert_eq!((map.len(), map.slots()), (0, 0));
+    take_dropped();
+    take_finalized();
+}
