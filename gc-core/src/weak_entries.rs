@@ -160,6 +160,32 @@ impl Deaths {
         kept
     }
 
+    /// `retain` of a container's `map`, whose entries name their slot
+    /// through `slot_of`: keeps the entries for which `keep` is `true` and
+    /// whose slot is still live (checked after `keep`, which may drop
+    /// handles or run a collection), with the death count kept exact.
+    pub(crate) fn retain<K, E, S, T: ?Sized + Trace + 'static>(
+        &self,
+        map: &mut HashMap<K, E, S>,
+        slot_of: impl Fn(&E) -> &Slot<T>,
+        mut keep: impl FnMut(&K, &E) -> bool,
+    ) {
+        map.retain(|key, entry| self.sweep(slot_of(entry), || keep(key, entry)));
+        self.note_purge();
+    }
+
+    /// Removes the dead entries of a container's `map` once more than half
+    /// of them are dead: O(1) amortized per death.
+    pub(crate) fn purge_if_due<K, E, S, T: ?Sized + Trace + 'static>(
+        &self,
+        map: &mut HashMap<K, E, S>,
+        slot_of: impl Fn(&E) -> &Slot<T>,
+    ) {
+        if self.due(map.len()) {
+            self.retain(map, slot_of, |_, _| true);
+        }
+    }
+
     /// Entries counted dead and not yet removed.
     #[inline]
     pub(crate) fn dead(&self) -> usize {

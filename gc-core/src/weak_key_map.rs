@@ -301,15 +301,11 @@ impl<K: ?Sized + Trace + 'static, V: Trace + 'static> WeakKeyMap<K, V> {
     /// assert_eq!(map.len(), 2);
     /// ```
     pub fn retain(&mut self, mut keep: impl FnMut(&Gc<K>, &Gc<V>) -> bool) {
-        let deaths = &self.deaths;
-        self.map.retain(|_, entry| {
-            // `keep` may drop the other handles or run a collection:
-            // `sweep` checks liveness after it.
-            deaths.sweep(&entry.key, || {
-                entry.upgrade().is_some_and(|(k, v)| keep(&k, &v))
-            })
-        });
-        deaths.note_purge();
+        self.deaths.retain(
+            &mut self.map,
+            |entry| &entry.key,
+            |_, entry| entry.upgrade().is_some_and(|(k, v)| keep(&k, &v)),
+        );
     }
 
     /// Removes every entry.
@@ -335,12 +331,7 @@ impl<K: ?Sized + Trace + 'static, V: Trace + 'static> WeakKeyMap<K, V> {
 
     /// Sweeps the dead entries once more than half of them are dead.
     fn purge_if_due(&mut self) {
-        if self.deaths.due(self.map.len()) {
-            let deaths = &self.deaths;
-            self.map
-                .retain(|_, entry| deaths.sweep(&entry.key, || true));
-            deaths.note_purge();
-        }
+        self.deaths.purge_if_due(&mut self.map, |entry| &entry.key);
     }
 
     /// Entries held, dead ones included (tests).

@@ -237,13 +237,11 @@ impl<T: ?Sized + Trace + 'static> WeakSet<T> {
     /// assert_eq!(set.len(), 2);
     /// ```
     pub fn retain(&mut self, mut keep: impl FnMut(&Gc<T>) -> bool) {
-        let deaths = &self.deaths;
-        self.map.retain(|_, slot| {
-            // `keep` may drop the other handles or run a collection:
-            // `sweep` checks liveness after it.
-            deaths.sweep(slot, || slot.upgrade().is_some_and(|v| keep(&v)))
-        });
-        deaths.note_purge();
+        self.deaths.retain(
+            &mut self.map,
+            |slot| slot,
+            |_, slot| slot.upgrade().is_some_and(|v| keep(&v)),
+        );
     }
 
     /// Removes every member.
@@ -269,11 +267,7 @@ impl<T: ?Sized + Trace + 'static> WeakSet<T> {
 
     /// Sweeps the dead members once more than half of them are dead.
     fn purge_if_due(&mut self) {
-        if self.deaths.due(self.map.len()) {
-            let deaths = &self.deaths;
-            self.map.retain(|_, slot| deaths.sweep(slot, || true));
-            deaths.note_purge();
-        }
+        self.deaths.purge_if_due(&mut self.map, |slot| slot);
     }
 
     /// Members held, dead ones included (tests).

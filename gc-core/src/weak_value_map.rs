@@ -355,22 +355,16 @@ impl<K: Eq + Hash, V: ?Sized + Trace + 'static> WeakValueMap<K, V> {
     /// assert_eq!(sessions.len(), 2);
     /// ```
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &Gc<V>) -> bool) {
-        let deaths = &self.deaths;
-        self.map.retain(|k, slot| {
-            // `keep` may drop the other handles (this one is then the last)
-            // or run a collection: `sweep` checks liveness after it.
-            deaths.sweep(slot, || slot.upgrade().is_some_and(|v| keep(k, &v)))
-        });
-        deaths.note_purge();
+        self.deaths.retain(
+            &mut self.map,
+            |slot| slot,
+            |k, slot| slot.upgrade().is_some_and(|v| keep(k, &v)),
+        );
     }
 
     /// Sweeps the dead entries once more than half of them are dead.
     fn purge_if_due(&mut self) {
-        if self.deaths.due(self.map.len()) {
-            let deaths = &self.deaths;
-            self.map.retain(|_, slot| deaths.sweep(slot, || true));
-            deaths.note_purge();
-        }
+        self.deaths.purge_if_due(&mut self.map, |slot| slot);
     }
 }
 
