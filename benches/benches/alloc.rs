@@ -1,8 +1,9 @@
 //! Pool allocation + free per size class: `Gc<[u8; K]>` next to
 //! `Box<[u8; K]>`, with K chosen so that the untracked object (8-byte
-//! refcount header + K bytes) exactly fills the 16, 32, 64, 128, 256 and 512
-//! byte size classes, plus a 1024-byte payload that bypasses the pools
-//! (objects over 512 bytes go to the global allocator).
+//! refcount header + K bytes) exactly fills the 16, 24, 32, 40, 56, 64, 72,
+//! 128, 256 and 512 byte size classes (8-byte steps up to 128, 16-byte
+//! steps above), plus a 1024-byte payload that bypasses the pools (objects
+//! over 512 bytes go to the global allocator).
 //!
 //! Two shapes per class: `alloc_drop` (one object allocated and freed at a
 //! time: the pool's hot free-list path) and `batch_1000` (1000 objects
@@ -53,8 +54,12 @@ fn one_class<const K: usize>(g: &mut BenchmarkGroup<'_, WallTime>, class: &str) 
 fn size_classes(c: &mut Criterion) {
     let mut g = c.benchmark_group("size_class");
     one_class::<{ 16 - HEADER }>(&mut g, "16");
+    one_class::<{ 24 - HEADER }>(&mut g, "24");
     one_class::<{ 32 - HEADER }>(&mut g, "32");
+    one_class::<{ 40 - HEADER }>(&mut g, "40");
+    one_class::<{ 56 - HEADER }>(&mut g, "56");
     one_class::<{ 64 - HEADER }>(&mut g, "64");
+    one_class::<{ 72 - HEADER }>(&mut g, "72");
     one_class::<{ 128 - HEADER }>(&mut g, "128");
     one_class::<{ 256 - HEADER }>(&mut g, "256");
     one_class::<{ 512 - HEADER }>(&mut g, "512");

@@ -278,9 +278,9 @@ pub fn remove_callback(id: CallbackId) -> bool {
 /// # Examples
 ///
 /// ```
-/// let before = pygc::heap_stats().blocks_in_use[0];
-/// let x = pygc::Gc::new(1u64); // 8-byte header + 8-byte value: class 0
-/// assert_eq!(pygc::heap_stats().blocks_in_use[0], before + 1);
+/// let before = pygc::heap_stats().blocks_of(16);
+/// let x = pygc::Gc::new(1u64); // 8-byte header + 8-byte value: a 16-byte block
+/// assert_eq!(pygc::heap_stats().blocks_of(16), before + 1);
 /// # drop(x);
 /// ```
 pub fn heap_stats() -> HeapStats {

@@ -32,17 +32,52 @@ pub struct GenerationStats {
 /// assert!(stats.bytes_reserved >= stats.bytes_in_use);
 /// # drop(keep);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct HeapStats {
     /// Arenas (1 MiB each) currently held from the system.
     pub arenas: usize,
     /// Pools (16 KiB each) currently carved out of the arenas and in use.
     pub pools: usize,
-    /// Blocks in use per size class: index `i` counts blocks of
-    /// `16 * (i + 1)` bytes.
-    pub blocks_in_use: [usize; 32],
+    /// Blocks in use per size class, as `(block size in bytes, blocks)`,
+    /// for the classes with blocks in use, smallest first. The classes go
+    /// in 8-byte steps from 16 to 128 bytes, then in 16-byte steps to 512.
+    pub blocks_in_use: Vec<(usize, usize)>,
     /// Bytes of pooled blocks in use plus bytes of large objects.
     pub bytes_in_use: usize,
     /// Arena memory plus large objects held from the system.
     pub bytes_reserved: usize,
+}
+
+impl HeapStats {
+    /// Pooled blocks in use, all classes together.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let before = pygc::heap_stats().blocks();
+    /// let x = pygc::Gc::new(1u64);
+    /// assert_eq!(pygc::heap_stats().blocks(), before + 1);
+    /// # drop(x);
+    /// ```
+    pub fn blocks(&self) -> usize {
+        self.blocks_in_use.iter().map(|&(_, blocks)| blocks).sum()
+    }
+
+    /// Blocks in use of the class whose blocks are `block_size` bytes (0
+    /// if that is not a class, or none are in use).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let before = pygc::heap_stats().blocks_of(16);
+    /// let x = pygc::Gc::new(1u64); // 8-byte header + 8-byte value
+    /// assert_eq!(pygc::heap_stats().blocks_of(16), before + 1);
+    /// # drop(x);
+    /// ```
+    pub fn blocks_of(&self, block_size: usize) -> usize {
+        self.blocks_in_use
+            .iter()
+            .find(|&&(size, _)| size == block_size)
+            .map_or(0, |&(_, blocks)| blocks)
+    }
 }

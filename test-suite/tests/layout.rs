@@ -39,6 +39,27 @@ fn tracked_two_field_node_takes_a_64_byte_block() {
 
 #[test]
 fn untracked_two_field_value_takes_header_plus_value() {
-    // An 8-byte header + (u64, u64) = 24 bytes -> the 32-byte class.
-    assert_eq!(block_bytes(|| Gc::new((1u64, 2u64))), 32);
+    // An 8-byte header + (u64, u64) = 24 bytes: the 24-byte class (8-byte
+    // steps below 128 bytes).
+    assert_eq!(block_bytes(|| Gc::new((1u64, 2u64))), 24);
+}
+
+/// An immutable binary tree node, built bottom-up.
+#[derive(Trace)]
+struct Tree {
+    left: Option<Gc<Tree>>,
+    right: Option<Gc<Tree>>,
+}
+
+#[test]
+fn tracked_two_pointer_tree_node_takes_a_56_byte_block() {
+    // 40-byte tracked header + two 8-byte `Option<Gc>` = 56: its own class,
+    // not the 64-byte one.
+    let bytes = block_bytes(|| {
+        Gc::new(Tree {
+            left: None,
+            right: None,
+        })
+    });
+    assert_eq!(bytes, 56);
 }

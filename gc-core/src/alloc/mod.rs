@@ -227,12 +227,17 @@ impl Allocator {
             ..HeapStats::default()
         };
         let mut pooled_bytes = 0;
+        let mut per_class = [0usize; NUM_SIZE_CLASSES];
         self.arenas.for_each_pool_in_use(|pool| {
             let (class, blocks) = (pool.size_class() as usize, pool.ref_count() as usize);
             stats.pools += 1;
-            stats.blocks_in_use[class] += blocks;
+            per_class[class] += blocks;
             pooled_bytes += blocks * class_size(class);
         });
+        stats.blocks_in_use = (0..NUM_SIZE_CLASSES)
+            .filter(|&class| per_class[class] > 0)
+            .map(|class| (class_size(class), per_class[class]))
+            .collect();
         debug_assert_eq!(
             stats.pools + self.kept_empty_pools(),
             self.arenas.pools_in_use(),

@@ -131,7 +131,7 @@ fn fill_pool_then_overflow_into_second_pool() {
         assert!(offset >= POOL_OVERHEAD && offset + 16 <= POOL_SIZE);
     }
     let s = a.stats();
-    assert_eq!((s.arenas, s.pools, s.blocks_in_use[0]), (1, 1, cap));
+    assert_eq!((s.arenas, s.pools, s.blocks_of(16)), (1, 1, cap));
     // The pool is full: it left the used list.
     assert!(a.used.head(0).is_none());
 
@@ -142,7 +142,7 @@ fn fill_pool_then_overflow_into_second_pool() {
         "a full pool served another block"
     );
     let s = a.stats();
-    assert_eq!((s.pools, s.blocks_in_use[0]), (2, cap + 1));
+    assert_eq!((s.pools, s.blocks_of(16)), (2, cap + 1));
     assert_eq!(s.bytes_in_use, (cap + 1) * 16);
 
     // Freeing into the full pool puts it first on the used list again.
@@ -166,8 +166,8 @@ fn fill_pool_then_overflow_into_second_pool() {
 fn random_order_frees_are_reused() {
     let mut a = Allocator::new();
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    let l = layout(200, 8); // class 12, 208-byte blocks
-    let n = 3 * capacity(12) + 7; // spans four pools
+    let l = layout(200, 8); // class 19, 208-byte blocks
+    let n = 3 * capacity(19) + 7; // spans four pools
     let mut blocks: Vec<_> = (0..n).map(|_| a.allocate(l)).collect();
     assert_eq!(sorted(&blocks).len(), n, "a block was handed out twice");
     let pools = a.stats().pools;
@@ -188,7 +188,7 @@ fn random_order_frees_are_reused() {
     let again: Vec<_> = (0..freed_set.len()).map(|_| a.allocate(l)).collect();
     assert_eq!(sorted(&again), freed_set, "freed blocks were not reused");
     assert_eq!(a.stats().pools, pools);
-    assert_eq!(a.stats().blocks_in_use[12], n);
+    assert_eq!(a.stats().blocks_of(208), n);
     blocks.extend(again);
 
     // Free everything in random order: every pool empties and returns to
@@ -212,7 +212,7 @@ fn empty_pool_is_reused_for_another_class() {
     // The class keeps its emptied pool until trimmed.
     a.trim_kept_pools();
 
-    let big = layout(200, 8); // class 12
+    let big = layout(200, 8); // class 19
     let p = a.allocate(big);
     assert_eq!(pool_of(p.as_ptr()), pool, "the emptied pool was not reused");
     assert_eq!(
@@ -221,10 +221,7 @@ fn empty_pool_is_reused_for_another_class() {
         "pool not re-initialised"
     );
     let s = a.stats();
-    assert_eq!(
-        (s.pools, s.blocks_in_use[0], s.blocks_in_use[12]),
-        (1, 0, 1)
-    );
+    assert_eq!((s.pools, s.blocks_of(16), s.blocks_of(208)), (1, 0, 1));
     // Back to the first class: the pool is re-initialised again.
     // SAFETY: allocated above with `big`.
     unsafe { a.deallocate(p, big) };
@@ -241,13 +238,13 @@ fn free_arenas_are_returned_keeping_one_spare() {
     let mut a = Allocator::new();
     let mut rng = XorShift(42);
     let l = layout(512, 16);
-    let per_arena = arena_capacity(31);
+    let per_arena = arena_capacity(38);
     let arenas = if cfg!(miri) { 2 } else { 3 };
     let n = (arenas - 1) * per_arena + per_arena / 2;
     let mut blocks: Vec<_> = (0..n).map(|_| a.allocate(l)).collect();
     let s = a.stats();
     assert_eq!(s.arenas, arenas);
-    assert_eq!(s.blocks_in_use[31], n);
+    assert_eq!(s.blocks_of(512), n);
     assert_eq!(s.bytes_reserved, arenas * ARENA_SIZE);
     a.arenas.check_invariants();
 
@@ -284,7 +281,7 @@ fn free_arenas_are_returned_keeping_one_spare() {
 fn spare_arena_prevents_thrashing() {
     let mut a = Allocator::new();
     let l = layout(512, 16);
-    let blocks: Vec<_> = (0..arena_capacity(31)).map(|_| a.allocate(l)).collect();
+    let blocks: Vec<_> = (0..arena_capacity(38)).map(|_| a.allocate(l)).collect();
     assert_eq!(a.stats().arenas, 1);
     let first = arena_of(blocks[0]);
     for _ in 0..3 {
@@ -310,7 +307,7 @@ fn spare_arena_prevents_thrashing() {
 fn free_arenas_are_retired_and_reused() {
     let mut a = Allocator::new();
     let l = layout(512, 16);
-    let per_arena = arena_capacity(31);
+    let per_arena = arena_capacity(38);
     let blocks: Vec<_> = (0..4 * per_arena).map(|_| a.allocate(l)).collect();
     assert_eq!(a.stats().arenas, 4);
     let arenas = |blocks: &[NonNull<u8>]| {
@@ -354,8 +351,8 @@ fn free_arenas_are_retired_and_reused() {
 fn pools_come_from_the_most_used_arena() {
     let mut a = Allocator::new();
     let l = layout(512, 16);
-    let cap = capacity(31);
-    let per_arena = arena_capacity(31);
+    let cap = capacity(38);
+    let per_arena = arena_capacity(38);
     let blocks: Vec<_> = (0..2 * per_arena).map(|_| a.allocate(l)).collect();
     let (first, second) = (arena_of(blocks[0]), arena_of(blocks[per_arena]));
     assert_ne!(first, second);
@@ -394,8 +391,8 @@ fn pools_come_from_the_most_used_arena() {
     let mut fresh = Vec::new();
     for _ in 0..3 {
         let pool_before = a.stats().pools;
-        // Exhaust a new pool of class 3 so each round needs a fresh pool.
-        for _ in 0..capacity(3) {
+        // Exhaust a new pool of its class so each round needs a fresh pool.
+        for _ in 0..capacity(small_class(other).unwrap()) {
             fresh.push(a.allocate(other));
         }
         assert_eq!(a.stats().pools, pool_before + 1);
@@ -435,7 +432,7 @@ fn arena_ordering_under_churn() {
     } else {
         (4, 40_000, 1)
     };
-    let target = arenas * arena_capacity(31);
+    let target = arenas * arena_capacity(38);
     let mut live: Vec<_> = (0..target).map(|_| a.allocate(l)).collect();
     let mut max_arenas = a.arenas.count();
     for step in 0..steps {
@@ -452,7 +449,7 @@ fn arena_ordering_under_churn() {
         max_arenas = max_arenas.max(a.arenas.count());
         if step % check_every == 0 {
             a.arenas.check_invariants();
-            assert_eq!(a.stats().blocks_in_use[31], live.len());
+            assert_eq!(a.stats().blocks_of(512), live.len());
         }
     }
     assert!(max_arenas >= arenas);
@@ -505,13 +502,10 @@ fn size_class_boundaries() {
         .map(|&s| (a.allocate(layout(s, 8)), layout(s, 8)))
         .collect();
     let s = a.stats();
-    let mut expected = [0; NUM_SIZE_CLASSES];
-    expected[0] = 1; // 16
-    expected[1] = 1; // 17 -> 32
-    expected[31] = 1; // 512
-    assert_eq!(s.blocks_in_use, expected);
+    // 17 bytes take a 24-byte block (8-byte steps below 128).
+    assert_eq!(s.blocks_in_use, [(16, 1), (24, 1), (512, 1)]);
     assert_eq!(s.pools, 3);
-    assert_eq!(s.bytes_in_use, 16 + 32 + 512 + 513);
+    assert_eq!(s.bytes_in_use, 16 + 24 + 512 + 513);
     assert_eq!(s.bytes_reserved, ARENA_SIZE + 513);
     // 513 is large: the pool header test must not apply to it.
     assert_ne!(pool_of(ptrs[3].0.as_ptr()), pool_of(ptrs[2].0.as_ptr()));
@@ -523,7 +517,7 @@ fn size_class_boundaries() {
 }
 
 #[test]
-fn every_block_is_16_aligned() {
+fn every_block_is_aligned_for_its_layout() {
     let mut a = Allocator::new();
     let step = if cfg!(miri) { 7 } else { 1 };
     let mut live = Vec::new();
@@ -532,7 +526,9 @@ fn every_block_is_16_aligned() {
             let l = layout(size, align);
             for _ in 0..3 {
                 let p = a.allocate(l);
-                assert_eq!(p.as_ptr().addr() % 16, 0, "block for {l:?} misaligned");
+                // 8 at least; 16 for 16-aligned requests.
+                let align = align.max(8);
+                assert_eq!(p.as_ptr().addr() % align, 0, "block for {l:?} misaligned");
                 live.push((p, l));
             }
         }
@@ -564,11 +560,14 @@ fn run_model(ops: impl IntoIterator<Item = (Option<Layout>, usize)>) {
         match op {
             Some(l) => {
                 let ptr = a.allocate(l);
-                let align = if small_class(l).is_some() {
-                    16
-                } else {
-                    l.align()
+                // Blocks of 16-multiple classes are 16-aligned, the others
+                // (8-byte steps) 8-aligned; either is at least `l.align()`.
+                let align = match small_class(l) {
+                    Some(c) if class_size(c).is_multiple_of(16) => 16,
+                    Some(_) => 8,
+                    None => l.align(),
                 };
+                assert!(align >= l.align());
                 assert_eq!(ptr.as_ptr().addr() % align, 0, "block for {l:?} misaligned");
                 let start = ptr.as_ptr().addr();
                 for other in &live {
@@ -604,17 +603,22 @@ fn run_model(ops: impl IntoIterator<Item = (Option<Layout>, usize)>) {
             None => {}
         }
         let mut expected = HeapStats::default();
+        let mut per_class = [0usize; NUM_SIZE_CLASSES];
         let mut large = 0;
         for b in &live {
             match small_class(b.layout) {
                 Some(c) => {
-                    expected.blocks_in_use[c] += 1;
+                    per_class[c] += 1;
                     expected.bytes_in_use += class_size(c);
                 }
                 None => large += b.layout.size(),
             }
         }
         expected.bytes_in_use += large;
+        expected.blocks_in_use = (0..NUM_SIZE_CLASSES)
+            .filter(|&c| per_class[c] > 0)
+            .map(|c| (class_size(c), per_class[c]))
+            .collect();
         let s = a.stats();
         assert_eq!(s.blocks_in_use, expected.blocks_in_use);
         assert_eq!(s.bytes_in_use, expected.bytes_in_use);
@@ -692,7 +696,7 @@ fn single_alloc_free_keeps_its_pool() {
         // SAFETY: allocated above with `l`.
         unsafe { a.deallocate(p, l) };
         assert_eq!(
-            a.used.head(1).map(PoolRef::as_ptr),
+            a.used.head(small_class(l).unwrap()).map(PoolRef::as_ptr),
             Some(pool),
             "the class's only pool stays on its list, even in an otherwise free arena"
         );
