@@ -64,7 +64,8 @@ use crate::trace::{TYPE_NESTING_BUDGET, Trace, Tracer, TypeFacts};
 )]
 pub unsafe trait NoGc {}
 
-/// Static facts of a leaf type.
+/// Static facts of a leaf type (also used by the weak containers, which own
+/// no `Gc`).
 macro_rules! leaf_facts {
     () => {
         #[inline]
@@ -83,6 +84,7 @@ macro_rules! leaf_facts {
         }
     };
 }
+pub(crate) use leaf_facts;
 
 /// Static facts made of the budgeted `may_contain_gc` of `$inner` types and
 /// a finalizer flag.

@@ -366,18 +366,5 @@ unsafe impl<T: ?Sized + Trace + 'static> Trace for WeakSet<T> {
     #[inline]
     fn trace(&self, _tracer: &mut Tracer) {}
 
-    #[inline]
-    fn may_contain_gc() -> bool {
-        false
-    }
-
-    #[inline]
-    fn has_finalizer() -> bool {
-        false
-    }
-
-    #[inline]
-    fn __value_facts(&self) -> TypeFacts {
-        TypeFacts::LEAF
-    }
+    crate::trace_impls::leaf_facts!();
 }
