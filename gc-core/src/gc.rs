@@ -292,6 +292,23 @@ impl<T: ?Sized + Trace + 'static> Gc<T> {
         unsafe { &(*self.ptr.as_ptr()).header }
     }
 
+    /// Whether the value, of a sized type, owns no `Gc` (its facts say so;
+    /// for `Gc<u64>`, `Gc<String>` a constant, so `Gc::drop` keeps no
+    /// candidate code for them at all). Such an object has no edge, so it
+    /// can never be what keeps garbage alive: a garbage set always holds an
+    /// object with edges whose count went down, which is noted a candidate
+    /// (DESIGN's candidate rule). It can be tracked nonetheless (a downcast
+    /// of a `Gc<dyn AnyTrace>` made from a box), and then it has no
+    /// ephemeron edges either (see `finalize_ephemeron`).
+    ///
+    /// Only called while the value is intact (not a zombie's).
+    #[inline(always)]
+    pub(crate) fn has_leaf_value(this: &Self) -> bool {
+        // SAFETY: live, value intact (caller).
+        let value = unsafe { &(*this.ptr.as_ptr()).value };
+        size_of::<*const T>() == size_of::<*const ()>() && !value.__value_facts().may_contain_gc
+    }
+
     /// Whether the object has the tracked prefix (it may be off every list:
     /// a zombie, or one leaving by refcount).
     #[inline]
@@ -566,7 +583,7 @@ impl<T: ?Sized + Trace + 'static> Drop for Gc<T> {
         if self.header().dec_strong() == 0 {
             // SAFETY: this was the last strong handle.
             unsafe { release::last_strong_dropped(self.ptr) };
-        } else if self.header().is_tracked() {
+        } else if self.header().is_tracked_with_value() && !Gc::has_leaf_value(self) {
             // SAFETY: tracked objects carry a prefix; the object is live
             // (strong count above 0).
             let node = unsafe { Gc::tracked_header(self).as_ref() };

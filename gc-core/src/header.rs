@@ -321,6 +321,13 @@ impl Header {
         self.weak.get() & bit::TRACKED != 0
     }
 
+    /// Whether the object is tracked and its value intact (not a zombie
+    /// whose value the collector dropped): one load and one compare.
+    #[inline(always)]
+    pub(crate) fn is_tracked_with_value(&self) -> bool {
+        self.weak.get() & (bit::TRACKED | bit::VALUE_DROPPED) == bit::TRACKED
+    }
+
     /// Whether the collector dropped the value.
     #[inline]
     pub(crate) fn is_value_dropped(&self) -> bool {

@@ -372,8 +372,14 @@ where
     K: ?Sized + Trace + 'static,
     V: ?Sized + Trace + 'static,
 {
-    let edge = (Gc::is_tracked_object(key) && Gc::is_tracked_object(&value))
-        .then(|| Gc::tracked_header(&value));
+    // A key whose value owns no `Gc` gets no edge even if it is tracked (a
+    // downcast `Gc<dyn AnyTrace>`): like an untracked key, its entries'
+    // values are roots while they live. `Gc::drop` notes no candidate for
+    // such keys, which is sound only because they have no edge at all.
+    let edge = (key.header().is_tracked_with_value()
+        && !Gc::has_leaf_value(key)
+        && Gc::is_tracked_object(&value))
+    .then(|| Gc::tracked_header(&value));
     register(
         key,
         Box::new(move || {

@@ -50,8 +50,11 @@
 //! the values) run after step 5. A key whose value the user still holds
 //! elsewhere just loses its entry.
 //!
-//! Untracked keys (types that cannot hold a `Gc`) are never examined: their
-//! values are roots while the entry lives, and only refcounting frees them
+//! Untracked keys (types that cannot hold a `Gc`), and tracked keys whose
+//! value holds none (a `Gc<u64>` downcast from a boxed `Gc<dyn AnyTrace>`:
+//! it has no edges, so `Gc::drop` notes no candidate for it), get no
+//! ephemeron edge and are never examined for one: their values are roots
+//! while the entry lives, and only refcounting frees them
 //! (as in CPython). A key lent out by `Gc::get_mut` is not traced (its
 //! edges count as external), and neither are its ephemeron edges.
 

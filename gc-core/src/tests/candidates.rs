@@ -579,3 +579,58 @@ proptest! {
         run::<true>(&ops, false)?;
     }
 }
+
+/// An object whose value owns no `Gc` has no edge, so it can never be what
+/// keeps garbage alive: `Gc::drop` notes no candidate for it, even when it
+/// is tracked (a `Gc<u64>` downcast from a boxed `Gc<dyn AnyTrace>`). The
+/// cycle that holds it still gets collected by automatic collections,
+/// through its own members' candidates.
+#[test]
+fn a_tracked_leaf_needs_no_candidate() {
+    struct Holder {
+        leaf: Gc<u64>,
+        peer: RefCell<Option<Gc<Holder>>>,
+    }
+    // SAFETY: visits its two `Gc`s once each.
+    unsafe impl Trace for Holder {
+        fn trace(&self, tracer: &mut Tracer) {
+            self.leaf.trace(tracer);
+            self.peer.trace(tracer);
+        }
+        fn has_finalizer() -> bool {
+            false
+        }
+    }
+    let _settings = Settings::set((20, 2, 2), false);
+    let boxed: Box<dyn crate::AnyTrace> = Box::new(5u64);
+    let leaf = Gc::<dyn crate::AnyTrace>::from(boxed)
+        .downcast::<u64>()
+        .ok()
+        .unwrap();
+    assert!(Gc::is_tracked(&leaf));
+    let weak_leaf = Gc::downgrade(&leaf);
+    drop(leaf.clone());
+    assert!(
+        !Gc::tracked_prefix(&leaf).unwrap().has(Flags::CANDIDATE),
+        "no candidate for a value without edges"
+    );
+    let a = Gc::new(Holder {
+        leaf: leaf.clone(),
+        peer: RefCell::new(None),
+    });
+    let b = Gc::new(Holder {
+        leaf: leaf.clone(),
+        peer: RefCell::new(Some(a.clone())),
+    });
+    *a.peer.borrow_mut() = Some(b.clone());
+    drop((leaf, a, b));
+    let filler: Vec<_> = (0..60)
+        .map(|i| Counted::<false>::new(300_000 + i))
+        .collect();
+    assert!(
+        weak_leaf.upgrade().is_none(),
+        "automatic collections freed the cycle and its leaf"
+    );
+    check_bookkeeping();
+    drop(filler);
+}

@@ -1022,3 +1022,32 @@ fn weak_value_map_entries_keep_len_exact() {
     take_dropped();
     take_finalized();
 }
+
+/// A key whose value owns no `Gc` is treated like an untracked key even
+/// when it is tracked (downcast from a boxed `Gc<dyn AnyTrace>`): its entry
+/// gets no ephemeron edge (such a key has no edge at all, which is what
+/// lets `Gc::drop` note no candidate for it), and the value lives while the
+/// entry does.
+#[test]
+fn a_leaf_key_gets_no_ephemeron_edge() {
+    let boxed: Box<dyn crate::AnyTrace> = Box::new(9u64);
+    let key = Gc::<dyn crate::AnyTrace>::from(boxed)
+        .downcast::<u64>()
+        .ok()
+        .unwrap();
+    assert!(Gc::is_tracked(&key));
+    let mut map = WeakKeyMap::new();
+    map.insert(key.clone(), node_value(1, vec![]));
+    assert!(heap().finalize_table.ephemerons().as_slice().is_empty());
+    assert!(!Gc::tracked_prefix(&key).unwrap().has(Flags::EPHEMERON_KEY));
+    assert_eq!(collect(), 0);
+    assert_eq!(
+        map.get(&key).map(|v| v.id),
+        Some(1),
+        "a root while it lives"
+    );
+    drop(key);
+    assert!(map.is_empty(), "the key's death ends the entry");
+    assert_eq!(take_dropped(), [1]);
+    take_finalized();
+}
