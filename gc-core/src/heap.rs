@@ -183,6 +183,22 @@ impl Heap {
         unsafe { (*self.allocator.get()).deallocate(ptr, layout) }
     }
 
+    /// [`deallocate`](Self::deallocate) with the size class known.
+    ///
+    /// # Safety
+    ///
+    /// As for `deallocate`, and `class` is `layout`'s size class.
+    #[inline]
+    pub(crate) unsafe fn deallocate_in(
+        &self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        class: Option<usize>,
+    ) {
+        // SAFETY: as in `deallocate`; the class is the caller's contract.
+        unsafe { (*self.allocator.get()).deallocate_in(ptr, layout, class) }
+    }
+
     /// Allocator statistics.
     pub(crate) fn heap_stats(&self) -> crate::stats::HeapStats {
         // SAFETY: no other reference to the allocator is live (see allocate).

@@ -68,24 +68,24 @@ pub(crate) unsafe fn last_strong_dropped<T: ?Sized + Trace>(ptr: NonNull<GcBox<T
         }
         return;
     }
-    // SAFETY: caller's contract.
-    unsafe { last_strong_dropped_slow(ptr) }
-}
-
-/// [`last_strong_dropped`] out of line: tracked objects, and untracked ones
-/// of other types, with `Weak`s left or with user code to run.
-///
-/// # Safety
-///
-/// As for [`last_strong_dropped`].
-#[inline(never)]
-unsafe fn last_strong_dropped_slow<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
-    // SAFETY: live (caller's contract); the header is read through `Cell`s.
-    let header = unsafe { &(*ptr.as_ptr()).header };
     if header.is_tracked() {
         // SAFETY: caller's contract (live object, strong count just 0).
         return unsafe { tracked_last_strong_dropped_typed(ptr) };
     }
+    // SAFETY: caller's contract.
+    unsafe { last_strong_dropped_slow(ptr) }
+}
+
+/// [`last_strong_dropped`] out of line for untracked objects of other
+/// types, with `Weak`s left or with user code to run.
+///
+/// # Safety
+///
+/// As for [`last_strong_dropped`], on an untracked object.
+#[inline(never)]
+unsafe fn last_strong_dropped_slow<T: ?Sized + Trace>(ptr: NonNull<GcBox<T>>) {
+    // SAFETY: live (caller's contract); the header is read through `Cell`s.
+    let header = unsafe { &(*ptr.as_ptr()).header };
     if !header.dies_plainly() {
         // SAFETY: caller's contract.
         return unsafe { untracked_death_with_callbacks(ptr) };
@@ -241,9 +241,10 @@ pub(crate) unsafe fn free_block<T: ?Sized + Trace>(heap: &Heap, ptr: NonNull<GcB
     // SAFETY: the block is still allocated (caller).
     if unsafe { (*ptr.as_ptr()).header.is_tracked() } {
         // SAFETY: tracked object, memory still allocated (caller).
-        let (base, layout) = allocation_of(unsafe { Tracked::of_box(ptr.cast()) });
-        // SAFETY: `base`/`layout` describe the allocation made by `Gc::new`.
-        unsafe { heap.deallocate(base, layout) };
+        let (base, layout, class) = allocation_of(unsafe { Tracked::of_box(ptr.cast()) });
+        // SAFETY: `base`/`layout` describe the allocation made by `Gc::new`,
+        // of size class `class`.
+        unsafe { heap.deallocate_in(base, layout, class) };
     } else {
         // SAFETY: untracked, counts 0, layout stashed (caller's contract).
         unsafe { free_untracked_block(heap, ptr.cast()) };
@@ -260,9 +261,10 @@ pub(crate) unsafe fn free_block<T: ?Sized + Trace>(heap: &Heap, ptr: NonNull<GcB
 pub(crate) unsafe fn release_tracked_memory(heap: &Heap, node: Tracked) {
     // The implicit weak count keeps the block alive until here.
     if node.header().dec_weak() == 0 {
-        let (base, layout) = allocation_of(node);
-        // SAFETY: no handle of any kind is left: the block is freed once.
-        unsafe { heap.deallocate(base, layout) };
+        let (base, layout, class) = allocation_of(node);
+        // SAFETY: no handle of any kind is left: the block is freed once,
+        // with its layout and size class.
+        unsafe { heap.deallocate_in(base, layout, class) };
     }
 }
 

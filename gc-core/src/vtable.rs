@@ -7,6 +7,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
+use crate::alloc::small_class;
 use crate::any_trace::AnyTrace;
 use crate::header::{GcBox, Header, TRACKED_PREFIX, TrackedHeader};
 use crate::trace::{Trace, Tracer};
@@ -25,6 +26,9 @@ pub(crate) struct VTable {
     pub(crate) layout: Layout,
     /// Bytes from the allocation's start to the `GcBox`.
     pub(crate) box_offset: usize,
+    /// The allocator's size class for `layout` (`None`: a large object),
+    /// computed once per type rather than on every free.
+    pub(crate) class: Option<usize>,
     /// `core::any::type_name` of the value, for diagnostics.
     pub(crate) type_name: fn() -> &'static str,
     /// The object carries an [`UnsizedTail`] (and `layout`, `box_offset`
@@ -116,6 +120,7 @@ impl<T: ?Sized + Trace + 'static> UnsizedVTableOf<T> {
         // Empty: what marks the vtable for `allocation_of`.
         layout: Layout::new::<()>(),
         box_offset: 0,
+        class: None,
         type_name: core::any::type_name::<T>,
         unsized_tail: true,
         as_any: None,
@@ -165,6 +170,7 @@ impl<T: Trace + 'static> VTableOf<T> {
         drop_value: drop_value::<T>,
         layout: tracked_layout::<T>().0,
         box_offset: tracked_layout::<T>().1,
+        class: small_class(tracked_layout::<T>().0),
         type_name: core::any::type_name::<T>,
         unsized_tail: false,
         as_any: Some(as_any::<T>),
@@ -205,24 +211,29 @@ unsafe fn drop_value<T: Trace>(boxed: NonNull<Header>) {
     unsafe { core::ptr::drop_in_place(&raw mut (*boxed.cast::<GcBox<T>>().as_ptr()).value) };
 }
 
-/// Start of the allocation holding tracked object `node`, and its layout.
+/// Start of the allocation holding tracked object `node`, its layout, and
+/// the allocator's size class for it.
 #[inline]
-pub(crate) fn allocation_of(node: Tracked) -> (NonNull<u8>, Layout) {
+pub(crate) fn allocation_of(node: Tracked) -> (NonNull<u8>, Layout, Option<usize>) {
     let vt = node.vtable();
     // A sized type's allocation is never empty: an empty layout marks the
     // vtables of objects with an unsized tail (tested on the layout the
     // usual path loads anyway, not on a flag loaded before it).
-    let (box_offset, layout) = if vt.layout.size() != 0 {
-        (vt.box_offset, vt.layout)
+    let (box_offset, layout, class) = if vt.layout.size() != 0 {
+        (vt.box_offset, vt.layout, vt.class)
     } else {
         debug_assert!(vt.unsized_tail);
         // SAFETY: the vtable says the object has a tail; live (a `Tracked`).
         let tail = unsafe { UnsizedTail::of(node.as_ptr()) };
-        (tail.box_offset, tail.layout)
+        (tail.box_offset, tail.layout, small_class(tail.layout))
     };
     let boxed = node.boxed();
     // SAFETY: the box sits `box_offset` bytes into the allocation.
-    (unsafe { boxed.cast::<u8>().byte_sub(box_offset) }, layout)
+    (
+        unsafe { boxed.cast::<u8>().byte_sub(box_offset) },
+        layout,
+        class,
+    )
 }
 
 /// `core::any::type_name` of the concrete type of tracked object `node`

@@ -7,7 +7,7 @@
 //! what a per-thread object heap knows:
 //!
 //! * Objects are small. Requests up to 512 bytes (16-aligned at most) are
-//!   rounded to one of 32 [size classes](size_class) and served from pools
+//!   rounded to one of 39 [size classes](size_class) and served from pools
 //!   holding blocks of that one size. Bigger or over-aligned requests are
 //!   *large objects*, passed straight to the global allocator.
 //! * The layout is known on free (`Gc` stores it in its vtable), so no size
@@ -103,7 +103,8 @@ use core::ptr::NonNull;
 use crate::stats::HeapStats;
 use arena::{ArenaRef, Arenas};
 use pool::{PoolRef, UsedPools};
-use size_class::{ARENA_SIZE, NUM_SIZE_CLASSES, class_size, small_class};
+pub(crate) use size_class::small_class;
+use size_class::{ARENA_SIZE, NUM_SIZE_CLASSES, class_size};
 
 /// A per-thread pooled allocator. Not `Send`: its blocks belong to it.
 pub(crate) struct Allocator {
@@ -123,6 +124,14 @@ pub(crate) struct Allocator {
     /// skipped — which keeps allocating and freeing one object at a time
     /// as cheap as it was. Only compared, never read through.
     idle_ok: Option<ArenaRef>,
+    /// The pool whose emptying `pool_emptied` last found to need nothing
+    /// (its class's only pool, already kept, in the `idle_ok` arena), so
+    /// `deallocate` skips the call when it empties again: the
+    /// allocate-and-free-one-object loop costs a compare. Cleared by every
+    /// change to the used lists, `kept` or `idle_ok` (all on cold paths),
+    /// so while set, what `pool_emptied` checked still holds. Only
+    /// compared, never read through.
+    quiet_empty: Option<PoolRef>,
     /// Bytes requested by live large objects.
     large_bytes: usize,
     /// Number of live large objects.
@@ -137,6 +146,7 @@ impl Allocator {
             arenas: Arenas::new(),
             kept: [None; NUM_SIZE_CLASSES],
             idle_ok: None,
+            quiet_empty: None,
             large_bytes: 0,
             large_count: 0,
         }
@@ -176,7 +186,24 @@ impl Allocator {
     /// has not been freed since, and is not used after this call.
     #[inline]
     pub(crate) unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        let Some(class) = small_class(layout) else {
+        // SAFETY: caller's contract; the class is `layout`'s.
+        unsafe { self.deallocate_in(ptr, layout, small_class(layout)) }
+    }
+
+    /// [`deallocate`](Self::deallocate) with `layout`'s size class already
+    /// known (a tracked type's vtable holds it).
+    ///
+    /// # Safety
+    /// As for `deallocate`, and `class == small_class(layout)`.
+    #[inline]
+    pub(crate) unsafe fn deallocate_in(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        class: Option<usize>,
+    ) {
+        debug_assert_eq!(class, small_class(layout));
+        let Some(class) = class else {
             // SAFETY: `ptr` is a live large object allocated with `layout`
             // (caller's contract).
             return unsafe { self.deallocate_large(ptr, layout) };
@@ -194,6 +221,17 @@ impl Allocator {
         // this keeps the fast path to plain loads and stores, and one call
         // site keeps it small enough to inline where values are dropped.
         if last.is_null() || pool.ref_count() == 0 {
+            if !last.is_null() && self.quiet_empty == Some(pool) {
+                // Emptied again, and nothing `pool_emptied` looked at changed.
+                debug_assert!(
+                    self.used.head(class) == Some(pool)
+                        && pool.next().is_none()
+                        && self.kept[class] == Some(pool)
+                        && self.idle_ok == Some(pool.arena()),
+                    "quiet_empty outlived what made it quiet"
+                );
+                return;
+            }
             // SAFETY: `block` was just freed into its pool; `last` is what
             // the pool's free list held before.
             unsafe { self.pool_changed_list(block, class, last.is_null()) };
@@ -283,6 +321,7 @@ impl Allocator {
     /// # Safety
     /// `pool` is a live pool on `class`'s used list with no allocated block.
     unsafe fn give_back(&mut self, class: usize, pool: PoolRef) {
+        self.quiet_empty = None;
         if self.kept[class] == Some(pool) {
             self.kept[class] = None;
         }
@@ -307,6 +346,7 @@ impl Allocator {
         // contract).
         unsafe {
             if !pool.extend() {
+                self.quiet_empty = None;
                 self.used.unlink(class, pool);
             }
         }
@@ -316,6 +356,7 @@ impl Allocator {
     #[cold]
     #[inline(never)]
     fn allocate_from_new_pool(&mut self, class: usize) -> NonNull<u8> {
+        self.quiet_empty = None;
         let pool = self.arenas.take_pool();
         // SAFETY: `take_pool` returns an empty pool on no list, and
         // `pool_limit` leaves room for two blocks of any class (checked at
@@ -339,6 +380,7 @@ impl Allocator {
         // SAFETY: `block` is a block of a carved pool (caller's contract).
         let pool = unsafe { PoolRef::of_block(block) };
         debug_assert!(pool.ref_count() > 0, "a full pool emptied by one free");
+        self.quiet_empty = None;
         // SAFETY: caller's contract; every pool holds at least two blocks,
         // so after one free it still has allocated blocks and a free one: it
         // is "used".
@@ -364,10 +406,13 @@ impl Allocator {
         if keep && self.idle_ok == Some(arena) {
             // The allocate-and-free-one-object loop: its arena is the one
             // allowed to be idle, so nothing else needs a look (not even
-            // the arena header).
+            // the arena header), and the next time it empties, not even
+            // this.
             self.kept[class] = Some(pool);
+            self.quiet_empty = Some(pool);
             return;
         }
+        self.quiet_empty = None;
         // An arena can only have become idle if, besides kept pools (at most
         // one per class), it held no pool but this one.
         let may_idle = arena.pools_taken() <= NUM_SIZE_CLASSES + 1;
@@ -391,6 +436,7 @@ impl Allocator {
     #[cold]
     #[inline(never)]
     fn limit_idle_arenas(&mut self, current: ArenaRef) {
+        self.quiet_empty = None;
         // Whether an arena went back (`current` may be gone then).
         let mut gave_back = false;
         loop {
