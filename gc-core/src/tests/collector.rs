@@ -399,3 +399,58 @@ fn foreign_callback_id_removes_nothing() {
     .join()
     .unwrap();
 }
+
+/// The mark stack's memory is kept for the next collection (unless it grew
+/// past `MARK_STACK_KEEP` for one unusual graph): a collection that had to
+/// trace an object from the stack leaves its capacity behind.
+#[test]
+fn the_mark_stack_is_kept_between_collections() {
+    // x1, x2, x3 in allocation order; only x2 is held from outside. Edges
+    // x2 -> x1 (back), x2 -> x3 and x1 -> x3 (forward): the walk goes
+    // forward, moves x1 before it reaches x2, and x2's trace then revives
+    // x1 from the stack.
+    let x1 = Node::new(1);
+    let x2 = Node::new(2);
+    let x3 = Node::new(3);
+    x2.link(&x1);
+    x2.link(&x3);
+    x1.link(&x3);
+    drop((x1, x3));
+    let heap = crate::heap::heap();
+    drop(heap.mark_stack.take());
+    assert_eq!(collect(), 0);
+    let stack = heap.mark_stack.take();
+    assert!(stack.capacity() > 0, "the stack used was kept");
+    heap.mark_stack.set(stack);
+    drop(x2);
+    collect();
+    take_dropped();
+    take_finalized();
+}
+
+/// An automatic full collection whose candidates are all young collects
+/// the young generations first, then the old one if the young collection
+/// left it a candidate; what it reports is what both freed.
+#[test]
+fn a_young_first_full_collection_reports_what_both_phases_freed() {
+    use crate::collect::Scan;
+    // `old` joins the old generation; a young node and it form a cycle in
+    // which only the young node lost a handle (the old one's handle moves
+    // into the young one).
+    let old = Node::new(1);
+    collect();
+    let young = Node::new(2);
+    old.link(&young);
+    young.edges.borrow_mut().push(old);
+    drop(young);
+    // Young garbage of its own: a ring of three.
+    drop(ring(10, 3));
+    let collected = crate::heap::heap().collect_with_callbacks(2, Scan::IfCandidates);
+    assert_eq!(
+        collected,
+        3 + 2,
+        "the young ring, then the cycle through the old node"
+    );
+    assert_eq!(take_dropped(), [1, 2, 10, 11, 12]);
+    take_finalized();
+}
