@@ -634,3 +634,26 @@ fn a_tracked_leaf_needs_no_candidate() {
     check_bookkeeping();
     drop(filler);
 }
+
+/// `unfreeze()` adds an unflagged candidate count only when it thawed
+/// something (with nothing frozen, the next automatic full collection may
+/// still skip its graph passes).
+#[test]
+fn unfreeze_with_nothing_frozen_adds_no_candidate() {
+    let heap = heap();
+    collect();
+    unfreeze(); // nothing frozen
+    let before = heap.candidates[old.index()].get();
+    unfreeze();
+    assert_eq!(heap.candidates[heap.gens.old_code().index()].get(), before);
+    let kept = Counted::<false>::new(400_000);
+    freeze();
+    unfreeze();
+    assert_eq!(
+        heap.candidates[heap.gens.old_code().index()].get(),
+        before + 1,
+        "a thaw leaves one unflagged count"
+    );
+    drop(kept);
+    collect();
+}
