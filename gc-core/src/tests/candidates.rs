@@ -643,7 +643,7 @@ fn unfreeze_with_nothing_frozen_adds_no_candidate() {
     let heap = heap();
     collect();
     unfreeze(); // nothing frozen
-    let before = heap.candidates[old.index()].get();
+    let before = heap.candidates[heap.gens.old_code().index()].get();
     unfreeze();
     assert_eq!(heap.candidates[heap.gens.old_code().index()].get(), before);
     let kept = Counted::<false>::new(400_000);
