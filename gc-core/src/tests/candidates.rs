@@ -602,12 +602,7 @@ fn a_tracked_leaf_needs_no_candidate() {
         }
     }
     let _settings = Settings::set((20, 2, 2), false);
-    let boxed: Box<dyn crate::AnyTrace> = Box::new(5u64);
-    let leaf = Gc::<dyn crate::AnyTrace>::from(boxed)
-        .downcast::<u64>()
-        .ok()
-        .unwrap();
-    assert!(Gc::is_tracked(&leaf));
+    let leaf = super::node::tracked_u64(5);
     let weak_leaf = Gc::downgrade(&leaf);
     drop(leaf.clone());
     assert!(

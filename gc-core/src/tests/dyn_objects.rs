@@ -258,11 +258,7 @@ fn a_dyn_zombie_is_safe() {
 #[test]
 fn a_tracked_leaf_from_a_downcast_dies_as_tracked() {
     let before = heap_stats().blocks();
-    let boxed: Box<dyn AnyTrace> = Box::new(11u64);
-    let any: Gc<dyn AnyTrace> = Gc::from(boxed);
-    assert!(Gc::is_tracked(&any));
-    let number = any.downcast::<u64>().ok().unwrap();
-    assert!(Gc::is_tracked(&number));
+    let number = super::node::tracked_u64(11);
     assert_eq!(*number, 11);
     drop(number);
     assert_eq!(heap_stats().blocks(), before);

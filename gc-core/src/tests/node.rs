@@ -147,3 +147,15 @@ pub(crate) fn chain(n: usize) -> Gc<Node> {
     }
     head
 }
+
+/// A tracked `Gc<u64>`: downcast from a `Gc<dyn AnyTrace>` made from a box
+/// (whose concrete type `Gc::from` cannot see, so it is tracked).
+pub(crate) fn tracked_u64(value: u64) -> Gc<u64> {
+    let boxed: Box<dyn crate::AnyTrace> = Box::new(value);
+    let number = Gc::<dyn crate::AnyTrace>::from(boxed)
+        .downcast::<u64>()
+        .ok()
+        .expect("a u64 downcasts to u64");
+    assert!(Gc::is_tracked(&number));
+    number
+}

@@ -1030,12 +1030,7 @@ fn weak_value_map_entries_keep_len_exact() {
 /// entry does.
 #[test]
 fn a_leaf_key_gets_no_ephemeron_edge() {
-    let boxed: Box<dyn crate::AnyTrace> = Box::new(9u64);
-    let key = Gc::<dyn crate::AnyTrace>::from(boxed)
-        .downcast::<u64>()
-        .ok()
-        .unwrap();
-    assert!(Gc::is_tracked(&key));
+    let key = super::node::tracked_u64(9);
     let mut map = WeakKeyMap::new();
     map.insert(key.clone(), node_value(1, vec![]));
     assert!(heap().finalize_table.ephemerons().as_slice().is_empty());
