@@ -154,8 +154,7 @@ pub(crate) fn tracked_u64(value: u64) -> Gc<u64> {
     let boxed: Box<dyn crate::AnyTrace> = Box::new(value);
     let number = Gc::<dyn crate::AnyTrace>::from(boxed)
         .downcast::<u64>()
-        .ok()
-        .expect("a u64 downcasts to u64");
+        .unwrap_or_else(|_| panic!("a u64 downcasts to u64"));
     assert!(Gc::is_tracked(&number));
     number
 }
