@@ -152,6 +152,45 @@ impl<K: ?Sized + Trace + 'static, V: Trace + 'static> WeakKeyMap<K, V> {
         previous
     }
 
+    /// The value of `key`'s object if it has an entry; otherwise `make()`'s
+    /// value, stored as its entry and returned (Python's
+    /// `d.setdefault(k, make())`, with `make` called only when needed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pygc::{Gc, Trace, WeakKeyMap};
+    ///
+    /// #[derive(Trace)]
+    /// struct Widget(u32);
+    ///
+    /// let mut clicks = WeakKeyMap::new();
+    /// let w = Gc::new(Widget(1));
+    /// let count = clicks.get_or_insert_with(w.clone(), || std::cell::Cell::new(0));
+    /// count.set(count.get() + 1);
+    /// let again = clicks.get_or_insert_with(w.clone(), || unreachable!());
+    /// assert_eq!(again.get(), 1);
+    /// ```
+    pub fn get_or_insert_with(&mut self, key: Gc<K>, make: impl FnOnce() -> V) -> Gc<V> {
+        if let Some(value) = self.get(&key) {
+            return value;
+        }
+        self.purge_if_due();
+        // Allocate before touching the map: a collection may start here.
+        let value = Gc::new(make());
+        let entry = Entry {
+            key: self.deaths.slot_owning(&key, value.clone()),
+            value: Gc::downgrade(&value),
+        };
+        // No entry is at this address (an entry's slot holds a `Weak` to
+        // its key, so a dead key's block, and address, stay taken until the
+        // entry goes); should one be, it is replaced like `insert` does.
+        if let Some(old) = self.map.insert(address(&key), entry) {
+            self.deaths.forget(old.key);
+        }
+        value
+    }
+
     /// The value of `key`'s object, if it has an entry.
     ///
     /// # Examples

@@ -1046,3 +1046,25 @@ fn a_leaf_key_gets_no_ephemeron_edge() {
     assert_eq!(take_dropped(), [1]);
     take_finalized();
 }
+
+/// `WeakKeyMap::get_or_insert_with`: `make` runs only for a key without an
+/// entry, and `len` stays exact as keys die and new ones come.
+#[test]
+fn weak_key_map_get_or_insert_with_makes_only_what_is_missing() {
+    let mut map = WeakKeyMap::new();
+    let first = Node::new(1);
+    let made = map.get_or_insert_with(first.clone(), || node_value(10, vec![]));
+    let same = map.get_or_insert_with(first.clone(), || unreachable!());
+    assert!(Gc::ptr_eq(&made, &same));
+    drop((made, same, first));
+    assert_eq!(take_dropped(), [1, 10]);
+    assert_eq!(map.len(), 0);
+    let second = Node::new(2);
+    let value = map.get_or_insert_with(second.clone(), || node_value(20, vec![]));
+    assert_eq!(value.id, 20);
+    assert_eq!(map.len(), 1);
+    drop((value, second));
+    assert!(map.is_empty());
+    take_dropped();
+    take_finalized();
+}
