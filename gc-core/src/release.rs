@@ -34,11 +34,11 @@ pub(crate) const TRASHCAN_DEPTH: u32 = 50;
 /// (`Gc<u64>`, `Gc<String>`) with no `Weak`, finalizer or `pygc::finalize`
 /// callback left: drop the value, free the block, with the thread's heap
 /// often already at hand (a loop that allocates and drops reads it once).
-/// Everything else goes out of line, like `Rc`'s `drop_slow`, so that
-/// `Gc::drop` stays small in every loop that drops handles. The type's
-/// facts only choose the code; whether the object is tracked is always read
-/// from its header (a `Gc<T>` from `Gc::downcast` may be tracked whatever
-/// `T` says).
+/// A tracked object jumps straight to its typed death; the other untracked
+/// cases go out of line, like `Rc`'s `drop_slow`, so that `Gc::drop` stays
+/// small in every loop that drops handles. The type's facts only choose
+/// the code; whether the object is tracked is always read from its header
+/// (a `Gc<T>` from `Gc::downcast` may be tracked whatever `T` says).
 ///
 /// # Safety
 ///
