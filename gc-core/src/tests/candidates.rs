@@ -652,3 +652,30 @@ fn unfreeze_with_nothing_frozen_adds_no_candidate() {
     drop(kept);
     collect();
 }
+
+/// Candidate counts stay exact, not just upper bounds, in the two places
+/// objects stop being candidates: a flagged object dying by refcount takes
+/// its count with it, and a full collection resets the counts of every
+/// code it examined (it cleared their flags).
+#[test]
+fn candidate_counts_follow_the_flags() {
+    let heap = heap();
+    let total = || heap.candidates.iter().map(Cell::get).sum::<usize>();
+    collect();
+    assert_eq!(total(), 0);
+    let dies = Counted::<false>::new(500_000);
+    drop(dies.clone()); // a decrement that does not reach 0: a candidate
+    assert_eq!(total(), 1);
+    drop(dies);
+    assert_eq!(total(), 0, "its death took the count");
+    let lives = Counted::<false>::new(500_001);
+    drop(lives.clone());
+    let old = Counted::<false>::new(500_002);
+    collect(); // `old` and `lives` are old now
+    drop(old.clone());
+    assert_eq!(total(), 1);
+    collect();
+    assert_eq!(total(), 0, "a full collection resets what it examined");
+    assert!(!Gc::tracked_prefix(&lives).unwrap().has(Flags::CANDIDATE));
+    drop((lives, old));
+}

@@ -118,3 +118,16 @@ fn weak_references_cleared_between_finalizers_and_drops() {
     assert_eq!(take_finalized(), [1, 2]);
     assert_eq!(take_dropped(), [1, 2]);
 }
+
+/// A `Weak` has no finalizer: an object holding only weak handles takes
+/// the no-finalizer paths (no `FINALIZER` bit in its header).
+#[test]
+fn a_weak_has_no_finalizer() {
+    let target = Gc::new(1u8);
+    let holder = Gc::new(Gc::downgrade(&target));
+    assert!(!holder.header().has_finalizer());
+    // Wrappers forward their content's finalizer, so they ask the `Weak`.
+    let wrapped = Gc::new(RefCell::new(Gc::downgrade(&target)));
+    assert!(!wrapped.header().has_finalizer());
+    drop((holder, wrapped, target));
+}
