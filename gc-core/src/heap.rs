@@ -49,6 +49,12 @@ pub(crate) struct Heap {
     /// run them and assert they find nothing.
     #[cfg(test)]
     pub(crate) audit_skips: Cell<bool>,
+    /// Tests: how many objects the last mark walk moved to the unreachable
+    /// list tentatively, and how many of those it revived (the walk's
+    /// direction and the ephemeron pre-marking exist to keep both at 0 for
+    /// reachable graphs).
+    #[cfg(test)]
+    pub(crate) last_walk: Cell<(usize, usize)>,
     pub(crate) stats: [Cell<GenerationStats>; GENERATIONS],
     pub(crate) callbacks: Callbacks,
     /// The collector's mark stack, kept between collections.
@@ -131,6 +137,8 @@ impl Heap {
             candidates: Default::default(),
             #[cfg(test)]
             audit_skips: Cell::new(false),
+            #[cfg(test)]
+            last_walk: Cell::new((0, 0)),
             stats: Default::default(),
             callbacks: Callbacks::new(),
             mark_stack: Cell::new(Vec::new()),

@@ -153,6 +153,10 @@ pub(crate) fn deduce_unreachable(
     let failure = match outcome {
         // No user code runs past this point: `finish` cannot fail.
         Ok(Ok(marked)) => {
+            #[cfg(test)]
+            crate::heap::heap()
+                .last_walk
+                .set((marked.moved, marked.revived));
             if !codes.condemn || marked.revived > 0 || marked.finalizers_pending {
                 let mut finish_codes = codes;
                 if codes.condemn && !marked.finalizers_pending {

@@ -454,3 +454,39 @@ fn a_young_first_full_collection_reports_what_both_phases_freed() {
     assert_eq!(take_dropped(), [1, 2, 10, 11, 12]);
     take_finalized();
 }
+
+/// The mark walk goes the way most edges point (the edge balance of
+/// `subtract_refs`), so a reachable graph moves nothing to the unreachable
+/// list, whether it was linked top-down (parents allocated first) or built
+/// bottom-up (children first); walking the wrong way would move and revive
+/// most of it.
+#[test]
+fn the_mark_walk_follows_the_edges_and_moves_nothing_reachable() {
+    fn last_walk() -> (usize, usize) {
+        crate::heap::heap().last_walk.get()
+    }
+    let n = if cfg!(miri) { 20 } else { 500 };
+    // Top-down: each node links to the next one, allocated after it.
+    let nodes: Vec<_> = (0..n).map(Node::new).collect();
+    for pair in nodes.windows(2) {
+        pair[0].link(&pair[1]);
+    }
+    let head = nodes[0].clone();
+    drop(nodes);
+    assert_eq!(collect(), 0);
+    assert_eq!(last_walk(), (0, 0), "top-down: walked forward");
+    drop(head);
+    // Bottom-up: each node links to the one allocated before it.
+    let mut tail = Node::new(10_000);
+    for id in 1..n {
+        let node = Node::new(10_000 + id);
+        node.link(&tail);
+        tail = node;
+    }
+    assert_eq!(collect(), 0);
+    assert_eq!(last_walk(), (0, 0), "bottom-up: walked backward");
+    drop(tail);
+    collect();
+    take_dropped();
+    take_finalized();
+}

@@ -1068,3 +1068,22 @@ fn weak_key_map_get_or_insert_with_makes_only_what_is_missing() {
     take_dropped();
     take_finalized();
 }
+
+/// Values of entries whose keys are roots are marked before the mark walk
+/// starts, so the walk moves none of them to the unreachable list (the
+/// fixpoint after the walk would bring them back, at a cost).
+#[test]
+fn values_of_root_keys_are_never_moved() {
+    let mut map = WeakKeyMap::new();
+    let keys: Vec<_> = (0..8).map(Node::new).collect();
+    for (i, key) in keys.iter().enumerate() {
+        map.insert(key.clone(), node_value(100 + i, vec![]));
+    }
+    assert_eq!(collect(), 0);
+    assert_eq!(heap().last_walk.get(), (0, 0), "no value moved");
+    assert_eq!(map.len(), 8);
+    drop(keys);
+    assert!(map.is_empty());
+    take_dropped();
+    take_finalized();
+}
