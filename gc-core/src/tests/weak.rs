@@ -131,3 +131,22 @@ fn a_weak_has_no_finalizer() {
     assert!(!wrapped.header().has_finalizer());
     drop((holder, wrapped, target));
 }
+
+/// The block of a dead object stays allocated while any `Weak` is left and
+/// goes back with the last one.
+#[test]
+fn the_last_weak_frees_the_block() {
+    let target = Gc::new(String::from("gone"));
+    let first = Gc::downgrade(&target);
+    let second = first.clone();
+    drop(target);
+    let held = crate::heap_stats().blocks();
+    drop(first);
+    assert_eq!(crate::heap_stats().blocks(), held, "one Weak left: kept");
+    drop(second);
+    assert_eq!(
+        crate::heap_stats().blocks(),
+        held - 1,
+        "freed with the last"
+    );
+}
