@@ -1087,3 +1087,39 @@ fn values_of_root_keys_are_never_moved() {
     take_dropped();
     take_finalized();
 }
+
+/// A key resurrected by its finalizer is re-examined after the finalizers
+/// (the re-check pass, whose set is the unreachable objects only) while its
+/// value, held from outside, is not in that set: the pass must leave no
+/// mark on such a value (a stale `REACHABLE` would make the next
+/// collection keep it without looking).
+#[test]
+fn the_recheck_leaves_no_mark_on_a_value_outside_its_set() {
+    thread_local! {
+        static SAVED: RefCell<Option<Gc<Node>>> = const { RefCell::new(None) };
+    }
+    let mut map = WeakKeyMap::new();
+    let key = Node::new(1);
+    *key.weak.borrow_mut() = Some(Gc::downgrade(&key));
+    key.on_finalize.set(Some(|node| {
+        let me = node.weak.borrow().as_ref().and_then(Weak::upgrade);
+        SAVED.with(|s| *s.borrow_mut() = me);
+    }));
+    key.link(&key); // garbage only as a cycle
+    map.insert(key.clone(), node_value(2, vec![]));
+    let value = map.get(&key).unwrap(); // held from outside
+    drop(key);
+    assert_eq!(collect(), 0, "the key's finalizer resurrected it");
+    let flags = Gc::tracked_prefix(&value).unwrap();
+    assert!(
+        !flags.has(Flags::REACHABLE) && !flags.has(Flags::VISITED),
+        "no mark left on the value"
+    );
+    let key = SAVED.with(|s| s.borrow_mut().take()).unwrap();
+    key.edges.borrow_mut().clear();
+    drop((key, value));
+    collect();
+    assert!(map.is_empty());
+    take_dropped();
+    take_finalized();
+}
