@@ -768,22 +768,38 @@ fn an_untracked_or_plain_value() {
     assert_eq!(take_dropped(), [1, 3]);
 }
 
-#[test]
-fn a_resurrected_key_keeps_its_value() {
-    thread_local! {
-        static SAVED: RefCell<Option<Gc<Node>>> = const { RefCell::new(None) };
-    }
-    let mut map = WeakKeyMap::new();
-    let key = Node::new(1);
+thread_local! {
+    /// Where `resurrecting_key`'s finalizer puts its key back.
+    static RESURRECTED: RefCell<Option<Gc<Node>>> = const { RefCell::new(None) };
+}
+
+/// A node whose finalizer resurrects it (stores a handle to itself in
+/// `RESURRECTED`, read with `take_resurrected`).
+fn resurrecting_key(id: usize) -> Gc<Node> {
+    let key = Node::new(id);
     *key.weak.borrow_mut() = Some(Gc::downgrade(&key));
     key.on_finalize.set(Some(|node| {
         let me = node.weak.borrow().as_ref().and_then(Weak::upgrade);
-        SAVED.with(|s| *s.borrow_mut() = me);
+        RESURRECTED.with(|s| *s.borrow_mut() = me);
     }));
+    key
+}
+
+/// The node `resurrecting_key`'s finalizer saved.
+fn take_resurrected() -> Gc<Node> {
+    RESURRECTED
+        .with(|s| s.borrow_mut().take())
+        .expect("the finalizer ran and resurrected the key")
+}
+
+#[test]
+fn a_resurrected_key_keeps_its_value() {
+    let mut map = WeakKeyMap::new();
+    let key = resurrecting_key(1);
     map.insert(key.clone(), node_value(2, vec![key.clone()]));
     drop(key);
     assert_eq!(collect(), 0, "the key's finalizer resurrected it");
-    let key = SAVED.with(|s| s.borrow_mut().take()).unwrap();
+    let key = take_resurrected();
     assert_eq!(map.get(&key).map(|v| v.id), Some(2), "and its value");
     assert!(take_dropped().is_empty());
     drop(key);
@@ -1095,16 +1111,8 @@ fn values_of_root_keys_are_never_moved() {
 /// collection keep it without looking).
 #[test]
 fn the_recheck_leaves_no_mark_on_a_value_outside_its_set() {
-    thread_local! {
-        static SAVED: RefCell<Option<Gc<Node>>> = const { RefCell::new(None) };
-    }
     let mut map = WeakKeyMap::new();
-    let key = Node::new(1);
-    *key.weak.borrow_mut() = Some(Gc::downgrade(&key));
-    key.on_finalize.set(Some(|node| {
-        let me = node.weak.borrow().as_ref().and_then(Weak::upgrade);
-        SAVED.with(|s| *s.borrow_mut() = me);
-    }));
+    let key = resurrecting_key(1);
     key.link(&key); // garbage only as a cycle
     map.insert(key.clone(), node_value(2, vec![]));
     let value = map.get(&key).unwrap(); // held from outside
@@ -1115,7 +1123,7 @@ fn the_recheck_leaves_no_mark_on_a_value_outside_its_set() {
         !flags.has(Flags::REACHABLE) && !flags.has(Flags::VISITED),
         "no mark left on the value"
     );
-    let key = SAVED.with(|s| s.borrow_mut().take()).unwrap();
+    let key = take_resurrected();
     key.edges.borrow_mut().clear();
     drop((key, value));
     collect();
