@@ -67,6 +67,18 @@ use crate::tracked::Tracked;
 use super::cycle::has_external_refs;
 use super::pass::PassState;
 
+/// Whether the pass counts `key`'s ephemeron edges: the key is in the set,
+/// not lent out by `Gc::get_mut` (not traced, its edges count as external),
+/// and not dying. A key whose refcount death the trashcan deferred (strong
+/// count 0, value intact, off every list, entries not yet taken) keeps its
+/// generation code, but the set's own passes never see it: its entries'
+/// values are still owned by them, so they must count as external too.
+#[inline]
+fn is_examined_key(key: Tracked, pass: &PassState) -> bool {
+    let prefix = key.prefix();
+    prefix.is_member(pass.members) && !prefix.has(Flags::LENT_MUT) && key.header().strong() > 0
+}
+
 /// Step 1's ephemeron phase, after the set's own edges: counts each
 /// ephemeron edge `K → E` whose key is in the set as an internal reference
 /// of `E`, as tracing `K` would. A key lent out by `Gc::get_mut` is not
@@ -74,11 +86,10 @@ use super::pass::PassState;
 pub(super) fn subtract_ephemeron_edges(pass: &mut PassState) {
     let pairs = heap().finalize_table.ephemerons();
     for pair in pairs.as_slice() {
-        let key = pair.key.prefix();
-        if !key.is_member(pass.members) || key.has(Flags::LENT_MUT) {
+        if !is_examined_key(pair.key, pass) {
             continue;
         }
-        pass.tracing = key.vtable.type_name;
+        pass.tracing = pair.key.vtable().type_name;
         pass.tracing_addr = pair.key.addr();
         pass.visit_edge(pair.value.as_ptr());
     }
@@ -99,11 +110,10 @@ pub(super) fn mark_values_of_root_keys(pass: &PassState) -> bool {
         if !value.is_member(pass.members) || value.has(Flags::REACHABLE) {
             continue;
         }
-        let key = pair.key.prefix();
-        if !key.is_member(pass.members) || key.has(Flags::LENT_MUT) {
+        if !is_examined_key(pair.key, pass) {
             continue;
         }
-        if key.has(Flags::REACHABLE) || has_external_refs(pair.key, pass.held) {
+        if pair.key.prefix().has(Flags::REACHABLE) || has_external_refs(pair.key, pass.held) {
             value.set(Flags::REACHABLE);
         } else {
             undecided = true;

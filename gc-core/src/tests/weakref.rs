@@ -1131,3 +1131,52 @@ fn the_recheck_leaves_no_mark_on_a_value_outside_its_set() {
     take_dropped();
     take_finalized();
 }
+
+/// A key whose refcount death the trashcan deferred (strong count 0, value
+/// intact, off every list) still has its entry while a collection started
+/// by a `Drop` runs: its edge to the value must not count, or the value,
+/// still owned by the entry, would look like garbage and be collected
+/// before the key's death releases it.
+#[test]
+fn a_dying_keys_entry_is_not_an_edge() {
+    thread_local! {
+        static COLLECTED: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+    let mut map: WeakKeyMap<Node, PlainNode> = WeakKeyMap::new();
+    let depth = crate::release::TRASHCAN_DEPTH as usize;
+    let chain: Vec<_> = (0..=depth + 5).map(Node::new).collect();
+    for pair in chain.windows(2) {
+        pair[0].link(&pair[1]);
+    }
+    // The node the trashcan defers (dropped `depth` levels down) is a key.
+    // A value without a finalizer: no re-check pass after the graph passes
+    // would look at it again.
+    map.insert(
+        chain[depth].clone(),
+        PlainNode {
+            id: 999,
+            edges: RefCell::new(Vec::new()),
+            weak: RefCell::new(None),
+            on_finalize: Cell::new(None),
+            on_drop: Cell::new(None),
+        },
+    );
+    // Dropped after that deferral, before the trashcan drains: collects.
+    let collector = Node::new(5_000);
+    collector.on_drop.set(Some(|_| {
+        COLLECTED.with(|c| c.set(Some(collect())));
+    }));
+    chain[10].link(&collector);
+    drop(collector);
+    let head = chain[0].clone();
+    drop(chain);
+    drop(head);
+    assert_eq!(
+        COLLECTED.with(Cell::get),
+        Some(0),
+        "the entry's value was not garbage"
+    );
+    assert!(take_dropped().contains(&999), "released with its key");
+    assert!(map.is_empty());
+    take_finalized();
+}
