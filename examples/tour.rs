@@ -154,7 +154,7 @@ fn main() {
     );
     let leaf = Gc::new(1u64);
     println!(
-        "    Gc<u64> is untracked (is_tracked = {}) and takes a 16-byte block; a tracked object carries a 40-byte header",
+        "    Gc<u64> is untracked (is_tracked = {}) and takes a 16-byte block; a tracked object carries a 32-byte header",
         Gc::is_tracked(&leaf)
     );
 }

@@ -1,16 +1,14 @@
 //! Object headers: the 8-byte refcount header every object has, and the
-//! 32-byte prefix tracked objects carry in front of it.
+//! 24-byte prefix tracked objects carry in front of it (32 bytes in all).
 //!
 //! ```text
-//!  tracked object (40-byte header)               untracked object (8-byte header)
+//!  tracked object (32-byte header)               untracked object (8-byte header)
 //!  ┌──────────────────────────────┐ ◄ allocation
-//!  │ (padding when align(T) > 32) │
+//!  │ (padding when align(T) > 24) │
 //!  ├──────────────────────────────┤ ◄ TrackedHeader
 //!  │ prev: *mut Links         8 B │   intrusive generation-list links
 //!  │ next: *mut Links         8 B │   (prev == null: on no list)
-//!  │ vtable: &'static VTable  8 B │   trace / finalize / drop / dealloc
-//!  │ internal_refs: u32       4 B │   collector scratch count (0 outside)
-//!  │ flags: u32               4 B │   generation code | REACHABLE | ...
+//!  │ vtable | flags           8 B │   &'static VTable, flags in its low bits
 //!  ├──────────────────────────────┤ ◄ GcBox (what Gc points at) ┌──────────────┐
 //!  │ strong: u32              4 B │                               │ strong   4 B │
 //!  │ weak: u32                4 B │                               │ weak     4 B │
@@ -18,19 +16,43 @@
 //!  └──────────────────────────────┘                               └──────────────┘
 //! ```
 //!
+//! CPython's tracked object costs the same 32 bytes (`PyGC_Head`'s two
+//! words, the refcount and the type pointer), and packs the same way:
+//!
+//! ```text
+//!  vtable word (64 bits; every VTable is 512-byte aligned)
+//!  ┌───────────────────────────────────────────┬───┬───┬───┬───┬───┬───┬──────┐
+//!  │ &'static VTable, bits 63..9               │ C │ V │ L │ W │ F │ R │ code │
+//!  └───────────────────────────────────────────┴───┴───┴───┴───┴───┴───┴──────┘
+//!   code  bits 0..=2: the [`Code`] of the list the object is on
+//!   R     REACHABLE     (mark walk)           F  FINALIZED
+//!   W     WEAK_CLEARED                        L  LENT_MUT (a `GcMut` lives)
+//!   V     VISITED       (mark walk)           C  CANDIDATE
+//!
+//!  prev or next, during a graph pass (CPython's `_gc_prev` trick)
+//!  ┌──────────────────────────────────────────────────────────────────┬───┐
+//!  │ internal references counted by `subtract_refs` (63 bits)         │ 1 │
+//!  └──────────────────────────────────────────────────────────────────┴───┘
+//! ```
+//!
+//! A graph pass walks its set one way only and keeps the count in the link
+//! pointing the other way (an even word there is still a pointer: count 0);
+//! the mark walk rewrites that link as it leaves each object, so the set is
+//! a doubly linked ring again when the pass ends (see `list::Dir`).
+//!
 //! `weak` counts the `Weak` handles plus one shared by all strong handles
 //! (as in `Rc`): the value is dropped when `strong` reaches 0, the block is
 //! freed when `weak` reaches 0.
 //!
-//! The weak word also carries four per-object facts in its top bits, so
+//! The weak word also carries five per-object facts in its top bits, so
 //! that code holding a `Gc<dyn Trait>` (whose concrete type it does not
 //! know) reads them with the load it makes anyway:
 //!
 //! ```text
 //!  weak: u32
-//!  ┌───┬───┬───┬───┬────────────────────────┐
-//!  │ T │ D │ F │ C │ weak count (28 bits)   │
-//!  └───┴───┴───┴───┴────────────────────────┘
+//!  ┌───┬───┬───┬───┬───┬───────────────────────┐
+//!  │ T │ D │ F │ C │ E │ weak count (27 bits)  │
+//!  └───┴───┴───┴───┴───┴───────────────────────┘
 //!   T  TRACKED: the object has the tracked prefix and is collected
 //!   D  VALUE_DROPPED: the collector dropped the value in place
 //!   F  FINALIZER: the concrete type's `Trace::has_finalizer()`
@@ -54,7 +76,7 @@ pub(crate) struct Header {
 }
 
 /// Bits of the weak word that hold the weak count.
-const WEAK_COUNT_BITS: u32 = 28;
+const WEAK_COUNT_BITS: u32 = 27;
 
 /// The weak count's part of the weak word.
 const WEAK_COUNT_MASK: u32 = (1 << WEAK_COUNT_BITS) - 1;
@@ -70,6 +92,10 @@ pub(crate) mod bit {
     /// `pygc::finalize` callbacks are registered for the object (see
     /// `weakref_finalize`).
     pub(crate) const FINALIZE_CALLBACKS: u32 = 1 << 28;
+    /// The object is the key of `WeakKeyMap` entries: tracing it also
+    /// visits their values (the ephemeron edges, see `collect::ephemeron`).
+    /// Set with the side-table entry, cleared when the entry goes.
+    pub(crate) const EPHEMERON_KEY: u32 = 1 << 27;
 }
 
 /// The allocation a `Gc<T>` points at.
@@ -79,27 +105,32 @@ pub(crate) struct GcBox<T: ?Sized> {
     pub(crate) value: T,
 }
 
-/// Prefix of tracked objects: list links and collector state.
+/// Prefix of tracked objects: list links, vtable and collector state.
 #[repr(C)]
 pub(crate) struct TrackedHeader {
     pub(crate) links: Links,
-    pub(crate) vtable: &'static VTable,
-    /// References from inside the set a running collection examines,
-    /// counted by `subtract_refs`; 0 outside a collection.
-    internal_refs: Cell<u32>,
-    /// [`Flags`], and the [`Code`] of the list the object is on in bits
-    /// [`Code::SHIFT`]...
-    flags: Cell<u32>,
+    /// The object's `&'static VTable`, with [`Flags`] and the [`Code`] of
+    /// the list the object is on in its low [`FLAG_BITS`] bits (the
+    /// vtable's alignment keeps them zero in the pointer).
+    vtable: Cell<*const VTable>,
 }
+
+/// Low bits of the vtable word that hold [`Flags`] and the [`Code`].
+const FLAG_BITS: u32 = 9;
+
+/// The flags' part of the vtable word.
+const FLAG_MASK: usize = (1 << FLAG_BITS) - 1;
+
+const _: () = assert!(align_of::<VTable>() >= 1 << FLAG_BITS);
 
 /// Bytes from the `TrackedHeader` to the `GcBox` that follows it.
 pub(crate) const TRACKED_PREFIX: usize = size_of::<TrackedHeader>();
 
 const _: () = assert!(size_of::<Header>() == 8);
-const _: () = assert!(TRACKED_PREFIX == 32);
+const _: () = assert!(TRACKED_PREFIX + size_of::<Header>() == 32);
 
-/// Flag bits of [`TrackedHeader::flags`] (bits 1..=6 of the word; the
-/// [`Code`] sits above them).
+/// Flag bits of a [`TrackedHeader`]'s vtable word (bits 3..=8; the
+/// [`Code`] sits below them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(transparent)]
 pub(crate) struct Flags(u32);
@@ -108,24 +139,20 @@ impl Flags {
     /// No flag.
     pub(crate) const NONE: Flags = Flags(0);
     /// Found reachable from outside the collected set (mark phase).
-    pub(crate) const REACHABLE: Flags = Flags(1 << 1);
+    pub(crate) const REACHABLE: Flags = Flags(1 << 3);
     /// The finalizer has run (or started); it never runs again.
-    pub(crate) const FINALIZED: Flags = Flags(1 << 2);
+    pub(crate) const FINALIZED: Flags = Flags(1 << 4);
     /// The collector cleared the object's weak references.
-    pub(crate) const WEAK_CLEARED: Flags = Flags(1 << 3);
+    pub(crate) const WEAK_CLEARED: Flags = Flags(1 << 5);
     /// The mark phase's list walk has passed this object.
-    pub(crate) const VISITED: Flags = Flags(1 << 5);
+    pub(crate) const VISITED: Flags = Flags(1 << 7);
     /// A `GcMut` guard lends the value out mutably: the collector must not
     /// trace it (its edges count as references from outside).
-    pub(crate) const LENT_MUT: Flags = Flags(1 << 4);
+    pub(crate) const LENT_MUT: Flags = Flags(1 << 6);
     /// The strong count went down without reaching 0 since the last full
     /// collection examined the object: it may be part of a garbage cycle
     /// (see `collect::candidates`).
-    pub(crate) const CANDIDATE: Flags = Flags(1 << 6);
-    /// The object is the key of `WeakKeyMap` entries: tracing it also
-    /// visits their values (the ephemeron edges, see `collect::ephemeron`).
-    /// Set with the side-table entry, cleared when the entry goes.
-    pub(crate) const EPHEMERON_KEY: Flags = Flags(1 << 7);
+    pub(crate) const CANDIDATE: Flags = Flags(1 << 8);
 
     /// The flags of `self` and of `other`.
     #[inline(always)]
@@ -133,10 +160,10 @@ impl Flags {
         Flags(self.0 | other.0)
     }
 
-    /// The bits of the flags word.
+    /// The flags' bits in the vtable word.
     #[inline(always)]
-    const fn bits(self) -> u32 {
-        self.0
+    const fn bits(self) -> usize {
+        self.0 as usize
     }
 }
 
@@ -149,8 +176,8 @@ impl core::ops::BitOr for Flags {
     }
 }
 
-/// Which list a tracked object is on, kept in bits [`Code::SHIFT`]`..` of
-/// its flags, so a collection tells the members of the set it examines from
+/// Which list a tracked object is on, kept in the low bits of its vtable
+/// word, so a collection tells the members of the set it examines from
 /// every other object with the load it makes anyway (CPython flags the set
 /// in a pass of its own, `update_refs`).
 ///
@@ -163,10 +190,8 @@ impl core::ops::BitOr for Flags {
 pub(crate) struct Code(u32);
 
 impl Code {
-    /// First bit of the code in the flags.
-    const SHIFT: u32 = 8;
-    /// The code's bits in the flags.
-    const MASK: u32 = 0b111 << Self::SHIFT;
+    /// The code's bits in the vtable word.
+    const MASK: usize = 0b111;
     /// Number of codes (3 bits).
     pub(crate) const COUNT: usize = 8;
     /// Generation 0. Zero, so a fresh header is in generation 0.
@@ -357,6 +382,21 @@ impl Header {
         });
     }
 
+    /// Whether the object is the key of `WeakKeyMap` entries
+    /// ([`bit::EPHEMERON_KEY`]).
+    #[inline]
+    pub(crate) fn is_ephemeron_key(&self) -> bool {
+        self.weak.get() & bit::EPHEMERON_KEY != 0
+    }
+
+    /// Sets or clears [`bit::EPHEMERON_KEY`].
+    #[inline]
+    pub(crate) fn set_ephemeron_key(&self, on: bool) {
+        let word = self.weak.get() & !bit::EPHEMERON_KEY;
+        self.weak
+            .set(if on { word | bit::EPHEMERON_KEY } else { word });
+    }
+
     /// Whether the concrete type has a finalizer.
     #[inline]
     pub(crate) fn has_finalizer(&self) -> bool {
@@ -428,9 +468,7 @@ impl TrackedHeader {
     pub(crate) const fn new(vtable: &'static VTable) -> Self {
         TrackedHeader {
             links: Links::unlinked(),
-            vtable,
-            internal_refs: Cell::new(0),
-            flags: Cell::new(0),
+            vtable: Cell::new(vtable),
         }
     }
 
@@ -441,7 +479,7 @@ impl TrackedHeader {
     /// `boxed` must point to the `GcBox` of a live tracked allocation.
     #[inline]
     pub(crate) unsafe fn of_box(boxed: NonNull<Header>) -> NonNull<TrackedHeader> {
-        // SAFETY: tracked allocations place the 32-byte prefix immediately
+        // SAFETY: tracked allocations place the 24-byte prefix immediately
         // before the GcBox, inside the same allocation (caller's contract).
         unsafe { boxed.byte_sub(TRACKED_PREFIX).cast() }
     }
@@ -466,23 +504,35 @@ impl TrackedHeader {
         unsafe { Self::boxed(this).as_ref() }
     }
 
-    /// References into this object from the set being examined, counted
-    /// so far by the running collection (0 outside a collection).
-    #[inline]
-    pub(crate) fn internal_refs(&self) -> u32 {
-        self.internal_refs.get()
+    /// The object's vtable.
+    #[inline(always)]
+    pub(crate) fn vtable(&self) -> &'static VTable {
+        let word = self.vtable.get();
+        // SAFETY: the word is a `&'static VTable` with flag bits in its low
+        // bits, which the vtable's alignment keeps zero in the pointer.
+        unsafe { &*word.map_addr(|addr| addr & !FLAG_MASK) }
     }
 
-    /// Sets [`internal_refs`](Self::internal_refs).
-    #[inline]
-    pub(crate) fn set_internal_refs(&self, n: u32) {
-        self.internal_refs.set(n);
+    /// The flag bits of the vtable word.
+    #[inline(always)]
+    fn flag_bits(&self) -> usize {
+        self.vtable.get().addr() & FLAG_MASK
+    }
+
+    /// Replaces the flag bits of the vtable word (the pointer keeps its
+    /// provenance).
+    #[inline(always)]
+    fn set_flag_bits(&self, bits: usize) {
+        debug_assert_eq!(bits & !FLAG_MASK, 0);
+        let word = self.vtable.get();
+        self.vtable
+            .set(word.map_addr(|addr| (addr & !FLAG_MASK) | bits));
     }
 
     /// The [`Code`] of the list the object is on.
     #[inline]
     pub(crate) fn code(&self) -> Code {
-        Code((self.flags.get() & Code::MASK) >> Code::SHIFT)
+        Code((self.flag_bits() & Code::MASK) as u32)
     }
 
     /// Whether the object's code is in `codes`.
@@ -494,37 +544,34 @@ impl TrackedHeader {
     /// Gives the object the code of the list it is moving to.
     #[inline]
     pub(crate) fn set_code(&self, code: Code) {
-        self.flags
-            .set((self.flags.get() & !Code::MASK) | (code.0 << Code::SHIFT));
+        self.set_flag_bits((self.flag_bits() & !Code::MASK) | code.0 as usize);
     }
 
     /// Ends the object's part in a graph pass in one store: clears the
-    /// mark flags, the flags in `clear` and the internal count, and gives
-    /// it `code`.
+    /// mark flags and the flags in `clear`, and gives it `code`.
     #[inline]
     pub(crate) fn leave_graph_pass(&self, code: Code, clear: Flags) {
         let marks = Flags::REACHABLE.union(Flags::VISITED).union(clear);
-        let kept = self.flags.get() & !(marks.bits() | Code::MASK);
-        self.flags.set(kept | (code.0 << Code::SHIFT));
-        self.internal_refs.set(0);
+        let kept = self.flag_bits() & !(marks.bits() | Code::MASK);
+        self.set_flag_bits(kept | code.0 as usize);
     }
 
     /// Whether the object has one of `flags`.
     #[inline]
     pub(crate) fn has(&self, flags: Flags) -> bool {
-        self.flags.get() & flags.bits() != 0
+        self.flag_bits() & flags.bits() != 0
     }
 
     /// Sets `flags`.
     #[inline]
     pub(crate) fn set(&self, flags: Flags) {
-        self.flags.set(self.flags.get() | flags.bits());
+        self.set_flag_bits(self.flag_bits() | flags.bits());
     }
 
     /// Clears `flags`.
     #[inline]
     pub(crate) fn clear(&self, flags: Flags) {
-        self.flags.set(self.flags.get() & !flags.bits());
+        self.set_flag_bits(self.flag_bits() & !flags.bits());
     }
 
     /// `true` while the object is on a generation list (or one of the

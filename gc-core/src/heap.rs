@@ -55,6 +55,9 @@ pub(crate) struct Heap {
     /// reachable graphs).
     #[cfg(test)]
     pub(crate) last_walk: Cell<(usize, usize)>,
+    /// The way most internal edges pointed in the last graph pass that
+    /// found any: `collect::cycle::choose_walk`'s fallback.
+    pub(crate) walk_hint: Cell<crate::list::Dir>,
     pub(crate) stats: [Cell<GenerationStats>; GENERATIONS],
     pub(crate) callbacks: Callbacks,
     /// The collector's mark stack, kept between collections.
@@ -139,6 +142,7 @@ impl Heap {
             audit_skips: Cell::new(false),
             #[cfg(test)]
             last_walk: Cell::new((0, 0)),
+            walk_hint: Cell::new(crate::list::Dir::Forward),
             stats: Default::default(),
             callbacks: Callbacks::new(),
             mark_stack: Cell::new(Vec::new()),

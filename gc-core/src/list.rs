@@ -19,6 +19,15 @@
 //! Objects on a list are live (an object unlinks itself before its memory
 //! goes), so the helpers hand out [`Tracked`] handles; the code that uses
 //! one keeps the object alive for as long as it does (see [`Tracked`]).
+//!
+//! **During a graph pass** (`collect::cycle`; no user code runs there) the
+//! set being examined is walked one way only ([`Dir`]), and each member's
+//! link pointing the other way holds the pass's count of internal
+//! references instead of a pointer (CPython keeps `gc_refs` in `_gc_prev`
+//! the same way): [`internal_refs`] and [`set_internal_refs`] read and
+//! write it, [`Relinker`] rewrites the links as the mark walk leaves each
+//! object, and [`relink_behind`] repairs a set whose pass failed. Nothing
+//! else reads a member's links during a pass.
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
@@ -44,6 +53,185 @@ impl Links {
     #[inline]
     pub(crate) fn is_linked(&self) -> bool {
         !self.prev.get().is_null()
+    }
+}
+
+/// Which way a graph pass walks its set; the link pointing the other way
+/// (the *behind* link) holds the internal count while the pass runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dir {
+    /// From the oldest object to the newest, along `next`.
+    Forward,
+    /// From the newest object to the oldest, along `prev`.
+    Backward,
+}
+
+impl Links {
+    /// The link a walk in direction `dir` follows.
+    #[inline(always)]
+    fn ahead(&self, dir: Dir) -> &Cell<*mut Links> {
+        match dir {
+            Dir::Forward => &self.next,
+            Dir::Backward => &self.prev,
+        }
+    }
+
+    /// The link pointing against `dir` (the count's home during a pass).
+    #[inline(always)]
+    fn behind(&self, dir: Dir) -> &Cell<*mut Links> {
+        match dir {
+            Dir::Forward => &self.prev,
+            Dir::Backward => &self.next,
+        }
+    }
+}
+
+/// Marks a behind link that holds a count (pointers to `Links` are
+/// 8-byte aligned, so a link with this bit is never a pointer).
+const COUNT_TAG: usize = 1;
+
+/// The internal references a running graph pass walking `dir` has counted
+/// for `node` (0 while its behind link still holds a pointer).
+///
+/// Only meaningful for members of the pass's set that the mark walk has not
+/// passed yet.
+#[inline(always)]
+pub(crate) fn internal_refs(node: Tracked, dir: Dir) -> u32 {
+    let word = node.prefix().links.behind(dir).get().addr();
+    if word & COUNT_TAG == 0 {
+        0
+    } else {
+        (word >> 1) as u32
+    }
+}
+
+/// Stores `n` as `node`'s internal count, in its behind link.
+///
+/// Only for members of a running graph pass's set walked `dir`: their
+/// behind link is not read as a pointer until [`Relinker`] or
+/// [`relink_behind`] rewrites it.
+#[inline(always)]
+pub(crate) fn set_internal_refs(node: Tracked, dir: Dir, n: u32) {
+    let word = ((n as usize) << 1) | COUNT_TAG;
+    node.prefix()
+        .links
+        .behind(dir)
+        .set(ptr::without_provenance_mut(word));
+}
+
+/// The mark walk's view of the list it walks: objects stay or leave one at
+/// a time in walk order, and the behind links of those that stay are
+/// rewritten as they go, so the list is a well-formed ring again at
+/// [`close`](Relinker::close) (CPython's `move_unreachable` restores
+/// `_gc_prev` the same way).
+///
+/// Between [`new`](Relinker::new) and `close`, the list's ahead links form
+/// a ring of its remaining objects at every step: a walk of the list along
+/// `dir` (or [`relink_behind`]) still works should the pass fail.
+pub(crate) struct Relinker {
+    head: *mut Links,
+    /// The last object that stayed (or the head).
+    kept: *mut Links,
+    dir: Dir,
+}
+
+impl Relinker {
+    /// Starts relinking `list`, which is about to be walked along `dir`.
+    pub(crate) fn new(list: &ListHead, dir: Dir) -> Self {
+        let head = list.as_links();
+        Relinker {
+            head,
+            kept: head,
+            dir,
+        }
+    }
+
+    /// `node`, the next object in walk order, stays.
+    ///
+    /// # Safety
+    ///
+    /// `node` is the object after the last one passed to `keep` or
+    /// `remove` (or the first) in walk order.
+    #[inline(always)]
+    pub(crate) unsafe fn keep(&mut self, node: Tracked) {
+        let np = node.as_ptr().as_ptr().cast::<Links>();
+        node.prefix().links.behind(self.dir).set(self.kept);
+        self.kept = np;
+    }
+
+    /// `node`, the next object in walk order, leaves the list: the last
+    /// object that stayed now leads past it, and `node` is left on no list.
+    ///
+    /// # Safety
+    ///
+    /// As for [`keep`](Self::keep).
+    #[inline(always)]
+    pub(crate) unsafe fn remove(&mut self, node: Tracked) {
+        let links = &node.prefix().links;
+        // SAFETY: `kept` is the head or a live object that stayed on the
+        // list, whose ahead link points at `node` (caller's contract).
+        unsafe {
+            (*self.kept)
+                .ahead(self.dir)
+                .set(links.ahead(self.dir).get())
+        };
+        links.prev.set(ptr::null_mut());
+        links.next.set(ptr::null_mut());
+    }
+
+    /// Every object was kept or removed: closes the ring.
+    pub(crate) fn close(self) {
+        // SAFETY: the head is live for as long as its list.
+        unsafe { (*self.head).behind(self.dir).set(self.kept) };
+    }
+}
+
+/// Rewrites every behind link of `list` from its ahead links: the repair of
+/// a set whose graph pass walking `dir` failed.
+pub(crate) fn relink_behind(list: &ListHead, dir: Dir) {
+    let head = list.as_links();
+    // SAFETY: the ahead links of a set in a graph pass form a ring of live
+    // objects (see `Relinker`); no user code runs during the repair.
+    unsafe {
+        let mut before = head;
+        let mut cur = (*head).ahead(dir).get();
+        while cur != head {
+            (*cur).behind(dir).set(before);
+            before = cur;
+            cur = (*cur).ahead(dir).get();
+        }
+        (*head).behind(dir).set(before);
+    }
+}
+
+/// Calls `f` on every object of `list` in walk order `dir`, reading only
+/// the links `dir` follows (so it works during a graph pass). `f` must
+/// neither link nor unlink objects of `list`.
+pub(crate) fn for_each_in(list: &ListHead, dir: Dir, mut f: impl FnMut(Tracked)) {
+    let mut cur = list.start(dir);
+    while let Some(node) = cur {
+        // SAFETY: `node` is on `list` and live, and `f` leaves the list
+        // alone.
+        cur = unsafe { step(list, node, dir) };
+        prefetch_ahead(node, cur);
+        f(node);
+    }
+}
+
+/// The object after `node` in walk order `dir`, or `None` at the head;
+/// reads only the link `dir` follows.
+///
+/// # Safety
+///
+/// `node` must be on `list`.
+#[inline(always)]
+pub(crate) unsafe fn step(list: &ListHead, node: Tracked, dir: Dir) -> Option<Tracked> {
+    let ahead = node.prefix().links.ahead(dir).get();
+    if ahead == list.as_links() {
+        None
+    } else {
+        // SAFETY: a non-head ring node (caller's contract).
+        Some(unsafe { node_at(ahead) })
     }
 }
 
@@ -89,6 +277,15 @@ impl ListHead {
             // SAFETY: every non-head node of a ring is the `links` field at
             // offset 0 of a live `TrackedHeader` (repr(C)).
             Some(unsafe { node_at(next) })
+        }
+    }
+
+    /// The first object in walk order `dir`, if any.
+    #[inline]
+    pub(crate) fn start(&self, dir: Dir) -> Option<Tracked> {
+        match dir {
+            Dir::Forward => self.first(),
+            Dir::Backward => self.last(),
         }
     }
 
@@ -266,20 +463,20 @@ pub(crate) unsafe fn unlink(node: Tracked) {
     }
 }
 
-/// The object before `node` on its list, or `None` at the head.
-///
-/// # Safety
-///
-/// `node` must be linked on `list`.
-#[inline]
-pub(crate) unsafe fn prev_in(list: &ListHead, node: Tracked) -> Option<Tracked> {
-    // SAFETY: `node` is live (a `Tracked`) and linked (caller's contract).
-    let prev = unsafe { (*node.as_ptr().as_ptr().cast::<Links>()).prev.get() };
-    if prev == list.as_links() {
-        None
-    } else {
-        // SAFETY: a non-head ring node.
-        Some(unsafe { node_at(prev) })
+/// Whether `node`'s neighbours link back to it (tests: no internal count
+/// left in a link after a graph pass).
+#[cfg(test)]
+pub(crate) fn links_back(node: Tracked) -> bool {
+    let links = &node.prefix().links;
+    let me = node.as_ptr().as_ptr().cast::<Links>();
+    let (prev, next) = (links.prev.get(), links.next.get());
+    // SAFETY: a linked object's neighbours are live ring members; a count
+    // (odd) is never dereferenced.
+    unsafe {
+        prev.addr() & COUNT_TAG == 0
+            && next.addr() & COUNT_TAG == 0
+            && (*prev).next.get() == me
+            && (*next).prev.get() == me
     }
 }
 

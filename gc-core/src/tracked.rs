@@ -94,7 +94,7 @@ impl Tracked {
     /// The object's vtable.
     #[inline(always)]
     pub(crate) fn vtable(self) -> &'static VTable {
-        self.prefix().vtable
+        self.prefix().vtable()
     }
 
     /// Whether the collector still has to call this object's finalizer

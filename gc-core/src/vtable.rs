@@ -14,6 +14,10 @@ use crate::trace::{Trace, Tracer};
 use crate::tracked::Tracked;
 
 /// Type-erased operations on one tracked object.
+///
+/// 512-byte aligned: a tracked object's header keeps its flags in the low
+/// 9 bits of the vtable pointer (see `header.rs`).
+#[repr(align(512))]
 pub(crate) struct VTable {
     /// Calls `Trace::trace` on the value.
     pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer),

@@ -174,9 +174,9 @@ impl FinalizeTable {
         let header = unsafe { object.as_ref() };
         header.set_finalize_callbacks(true);
         if registration.ephemeron.is_some() {
-            // SAFETY: only tracked keys get ephemeron edges (see
-            // `finalize_ephemeron`); the object is live.
-            unsafe { TrackedHeader::of_box(object).as_ref() }.set(Flags::EPHEMERON_KEY);
+            // Only tracked keys get ephemeron edges (see
+            // `finalize_ephemeron`).
+            header.set_ephemeron_key(true);
         }
         registration.registered.set(true);
         self.add_pair(&registration);
@@ -261,10 +261,7 @@ unsafe fn clear_flags(object: NonNull<Header>) {
     // SAFETY: allocated (caller's contract).
     let header = unsafe { object.as_ref() };
     header.set_finalize_callbacks(false);
-    if header.is_tracked() {
-        // SAFETY: tracked objects carry the prefix; allocated.
-        unsafe { TrackedHeader::of_box(object).as_ref() }.clear(Flags::EPHEMERON_KEY);
-    }
+    header.set_ephemeron_key(false);
 }
 
 /// Runs the callbacks of dead objects, each guarded; the first panic goes to

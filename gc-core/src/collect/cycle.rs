@@ -6,8 +6,12 @@
 //! code `UNREACHABLE`. Membership is read from the flags the passes load
 //! anyway, so CPython's first pass (`update_refs`, which copies every
 //! strong count into `gc_refs` and flags the set) is not needed: the strong
-//! count is read where it is used, and `internal_refs` (0 between
-//! collections) counts what step 1 finds.
+//! count is read where it is used, and the internal count step 1 finds is
+//! kept in the link the pass does not walk along (see `list::Dir`; CPython
+//! keeps `gc_refs` in `_gc_prev`): a link still holding a pointer counts 0.
+//!
+//! 0. `choose_walk`: the direction of the pass (which link carries the
+//!    counts), from the edges of a few objects at both ends of the list.
 //!
 //! 1. `subtract_refs`: trace every object of the set and count, in each
 //!    referent that is in the set, one more internal reference. What the
@@ -45,15 +49,21 @@
 //!
 //! No user code runs between step 1 and the end of step 3 (only `trace`,
 //! which only reports edges), so counts and `RefCell` borrow states are
-//! stable across the steps. `internal_refs` is a separate header field: a
-//! panic here can never leave a wrong strong count behind.
+//! stable across the steps. The counts never touch the strong counts: a
+//! panic here leaves no wrong count behind, only links to rewrite
+//! (`list::relink_behind`), which the failure path does before anything
+//! else reads them. The mark walk rewrites each link as it leaves the
+//! object, so a pass that succeeds hands back well-formed lists.
 
 use core::any::Any;
 use core::panic::AssertUnwindSafe;
 use std::panic::catch_unwind;
 
 use crate::header::{Code, CodeSet, Flags};
-use crate::list::{self, ListHead, for_each, next_in, prefetch_ahead, prev_in};
+use crate::heap::heap;
+use crate::list::{
+    self, Dir, ListHead, Relinker, for_each, for_each_in, next_in, prefetch_ahead, step,
+};
 use crate::mark_stack::MarkStack;
 use crate::trace::Tracer;
 use crate::tracked::Tracked;
@@ -141,14 +151,18 @@ pub(crate) fn deduce_unreachable(
     // `trace` leaves it with the pass, which gives it back below.
     let mut pass = PassState::new(codes.members, handles_held, core::mem::take(stack));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
+        pass.dir = choose_walk(young, &mut pass);
         let edge_balance = subtract_refs(young, &mut pass)?;
-        let walk = if edge_balance < 0 {
-            Walk::Backward
-        } else {
-            Walk::Forward
-        };
-        Ok(mark_reachable(young, unreachable, codes, walk, &mut pass))
+        if edge_balance != 0 {
+            heap().walk_hint.set(if edge_balance < 0 {
+                Dir::Backward
+            } else {
+                Dir::Forward
+            });
+        }
+        Ok(mark_reachable(young, unreachable, codes, &mut pass))
     }));
+    let dir = pass.dir;
     *stack = pass.into_stack();
     let failure = match outcome {
         // No user code runs past this point: `finish` cannot fail.
@@ -177,6 +191,8 @@ pub(crate) fn deduce_unreachable(
         Err(payload) => GraphFailure::Panicked(payload),
     };
     stack.clear();
+    // The internal counts in the links go; the set is one ring again.
+    list::relink_behind(young, dir);
     unreachable.append_to(young);
     for_each(young, |node| {
         let h = node.prefix();
@@ -203,16 +219,17 @@ pub(crate) fn set_codes(list: &ListHead, code: Code) -> usize {
     count
 }
 
-/// Whether `node` has strong handles beyond the `held` ones of the
-/// collector and the internal references counted by `subtract_refs`.
+/// Whether `node`, a member of `pass`'s set the mark walk has not passed,
+/// has strong handles beyond the ones the collector holds and the internal
+/// references counted by `subtract_refs`.
 #[inline]
-pub(super) fn has_external_refs(node: Tracked, held: u32) -> bool {
-    let (h, strong) = (node.prefix(), node.header().strong());
+pub(super) fn has_external_refs(node: Tracked, pass: &PassState) -> bool {
+    let strong = node.header().strong();
     debug_assert!(
-        strong >= held,
+        strong >= pass.held,
         "a listed object has fewer strong handles than the collector holds"
     );
-    strong.saturating_sub(held) > h.internal_refs()
+    strong.saturating_sub(pass.held) > list::internal_refs(node, pass.dir)
 }
 
 /// The tracked objects `node`'s value references, in visit order, each as
@@ -247,17 +264,58 @@ unsafe fn trace_object(node: Tracked, pass: &mut PassState) {
     pass.tracing_addr = node.addr();
     // SAFETY: value intact (caller's contract), not lent out (checked).
     unsafe { node.trace(&mut Tracer::new(pass)) };
-    if pass.action == TraceAction::Collect && node.prefix().has(Flags::EPHEMERON_KEY) {
+    if pass.action == TraceAction::Collect && node.header().is_ephemeron_key() {
         // SAFETY: live (the handle's invariant).
         unsafe { super::ephemeron::trace_ephemerons(node, pass) };
     }
 }
 
-/// Step 1, on a fresh `pass`. Returns the edge balance of the set:
-/// internal edges to higher addresses minus those to lower ones.
+/// Objects traced at each end of the set by [`choose_walk`].
+const WALK_SAMPLE: usize = 16;
+
+/// Chooses the direction of the pass over `list` (see `mark_reachable`)
+/// before `subtract_refs`, which keeps its counts in the links pointing the
+/// other way: the edge balance of the objects at both ends of the list
+/// (a graph built bottom-up has its leaves first, one linked top-down its
+/// leaves last), or, when they have no internal edges or the set is too
+/// small for either way to cost much (sampling it would trace objects
+/// twice), the balance the previous pass measured.
+fn choose_walk(list: &ListHead, pass: &mut PassState) -> Dir {
+    let mut probe = list.first();
+    for _ in 0..2 * WALK_SAMPLE {
+        let Some(node) = probe else {
+            return heap().walk_hint.get();
+        };
+        // SAFETY: `node` is a live object on `list`.
+        probe = unsafe { step(list, node, Dir::Forward) };
+    }
+    pass.action = TraceAction::SampleBalance;
+    for dir in [Dir::Forward, Dir::Backward] {
+        let mut cur = list.start(dir);
+        for _ in 0..WALK_SAMPLE {
+            let Some(node) = cur else { break };
+            // SAFETY: `node` is a live object on `list`; sampling only
+            // counts edges.
+            unsafe {
+                cur = step(list, node, dir);
+                trace_object(node, pass);
+            }
+        }
+    }
+    pass.action = TraceAction::SubtractRefs;
+    match core::mem::take(&mut pass.edge_balance).cmp(&0) {
+        core::cmp::Ordering::Less => Dir::Backward,
+        core::cmp::Ordering::Greater => Dir::Forward,
+        core::cmp::Ordering::Equal => heap().walk_hint.get(),
+    }
+}
+
+/// Step 1, on a fresh `pass` whose direction is chosen. Returns the edge
+/// balance of the set: internal edges to higher addresses minus those to
+/// lower ones.
 fn subtract_refs(list: &ListHead, pass: &mut PassState) -> Result<isize, String> {
     debug_assert_eq!(pass.action, TraceAction::SubtractRefs);
-    for_each(list, |node| {
+    for_each_in(list, pass.dir, |node| {
         // SAFETY: listed objects are live with intact values; tracing in
         // this mode does not change the list.
         unsafe { trace_object(node, pass) };
@@ -273,15 +331,6 @@ fn subtract_refs(list: &ListHead, pass: &mut PassState) -> Result<isize, String>
             type_name()
         )),
     }
-}
-
-/// Which way `mark_reachable` walks the list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Walk {
-    /// From the oldest object to the newest.
-    Forward,
-    /// From the newest object to the oldest.
-    Backward,
 }
 
 /// What the walk of step 2 found.
@@ -307,7 +356,9 @@ struct Marked {
 /// The walk is cheapest when it meets referrers before their referents:
 /// then every referent is marked ahead of the walk and nothing moves. Lists
 /// are in allocation order and pools hand out rising addresses, so the
-/// edge balance of step 1 tells which way most edges point: a graph linked
+/// edge balance tells which way most edges point (sampled by
+/// [`choose_walk`] before step 1, which keeps its counts in the links the
+/// walk does not follow): a graph linked
 /// after construction (parents allocated first, the usual Python shape)
 /// points forward; one built bottom-up, children moved into the parent's
 /// constructor (the usual Rust shape), points backward and is walked from
@@ -316,28 +367,26 @@ fn mark_reachable(
     young: &ListHead,
     unreachable: &ListHead,
     codes: SetCodes,
-    walk: Walk,
     pass: &mut PassState,
 ) -> Marked {
     pass.action = TraceAction::MarkReachable;
     pass.members = codes.marked_members();
-    let held = pass.held;
+    let walk = pass.dir;
     let mut survivors = 0;
     let mut moved = 0;
     let mut revived = 0;
     let mut finalizers_pending = false;
     let mut garbage_candidates = 0;
     let undecided_ephemerons = ephemeron::mark_values_of_root_keys(pass);
-    let mut cur = match walk {
-        Walk::Forward => young.first(),
-        Walk::Backward => young.last(),
-    };
+    let mut relinker = Relinker::new(young, walk);
+    let mut cur = young.start(walk);
     // Invariants at the head of each iteration (CPython states the same for
     // `move_unreachable`):
     // - every object the walk passed is either off the set (it left with
-    //   code `codes.survivor`: reachable, traced, counted in `survivors`) or
-    //   on `unreachable` (counted in `moved`); objects not yet passed are
-    //   still on `young`, in their original order;
+    //   code `codes.survivor`: reachable, traced, counted in `survivors`)
+    //   and relinked on `young`, or on `unreachable` (counted in `moved`);
+    //   objects not yet passed are still on `young`, in their original
+    //   order, with their internal counts in their behind links;
     // - an object flagged `REACHABLE` and still on `young` is reachable and
     //   will be traced when the walk gets to it; one flagged `REACHABLE`
     //   on `unreachable` was revived and already traced;
@@ -349,17 +398,16 @@ fn mark_reachable(
     //   strong counts and `RefCell` borrow states are those `subtract_refs`
     //   saw.
     while let Some(node) = cur {
-        // SAFETY: `node` is a live object on `young`; we step past it before
-        // it may move. Tracing only sets flags and pushes on the stack.
+        // SAFETY: `node` is a live object on `young`, the next in walk
+        // order; we step past it before it may move. Tracing only sets
+        // flags and pushes on the stack.
         unsafe {
-            cur = match walk {
-                Walk::Forward => next_in(young, node),
-                Walk::Backward => prev_in(young, node),
-            };
+            cur = step(young, node, walk);
             prefetch_ahead(node, cur);
             let h = node.prefix();
             h.set(Flags::VISITED);
-            if h.has(Flags::REACHABLE) || has_external_refs(node, held) {
+            if h.has(Flags::REACHABLE) || has_external_refs(node, pass) {
+                relinker.keep(node);
                 h.set(Flags::REACHABLE);
                 trace_object(node, pass);
                 // Done with it: its new code takes it out of the set, so
@@ -378,14 +426,15 @@ fn mark_reachable(
                     node.header().inc_strong();
                 }
                 moved += 1;
-                list::unlink(node);
+                relinker.remove(node);
                 match walk {
-                    Walk::Forward => unreachable.push_back(node),
-                    Walk::Backward => unreachable.push_front(node),
+                    Dir::Forward => unreachable.push_back(node),
+                    Dir::Backward => unreachable.push_front(node),
                 }
             }
         }
     }
+    relinker.close();
     if undecided_ephemerons {
         ephemeron::mark_values_of_reached_keys(pass, |pass| {
             trace_revived(pass, codes, &mut revived, &mut garbage_candidates);

@@ -113,7 +113,7 @@ pub(super) fn mark_values_of_root_keys(pass: &PassState) -> bool {
         if !is_examined_key(pair.key, pass) {
             continue;
         }
-        if pair.key.prefix().has(Flags::REACHABLE) || has_external_refs(pair.key, pass.held) {
+        if pair.key.prefix().has(Flags::REACHABLE) || has_external_refs(pair.key, pass) {
             value.set(Flags::REACHABLE);
         } else {
             undecided = true;

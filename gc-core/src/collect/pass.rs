@@ -9,14 +9,19 @@
 use core::ptr::NonNull;
 
 use crate::header::{CodeSet, Flags, TrackedHeader};
+use crate::list::{self, Dir};
 use crate::mark_stack::MarkStack;
 use crate::tracked::Tracked;
 
 /// What the collector is doing with each edge a `trace` call reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum TraceAction {
-    /// `subtract_refs`: count the edge in the referent's `internal_refs`
-    /// when the referent is in the examined set.
+    /// Choosing the walk direction (see `cycle::choose_walk`): only the
+    /// edge balance of edges to members is kept.
+    SampleBalance,
+    /// `subtract_refs`: count the edge in the referent's internal count
+    /// (see `list::internal_refs`) when the referent is in the examined
+    /// set.
     SubtractRefs,
     /// `mark_reachable`: a reachable object's referents are reachable too.
     MarkReachable,
@@ -30,6 +35,8 @@ pub(super) enum TraceAction {
 pub(crate) struct PassState {
     /// The step running.
     pub(super) action: TraceAction,
+    /// Which way the pass walks its set (where the internal counts are).
+    pub(super) dir: Dir,
     /// The codes of the examined set (see [`Code`](crate::header::Code)).
     pub(super) members: CodeSet,
     /// Strong handles the collector itself holds on every member.
@@ -56,6 +63,7 @@ impl PassState {
     pub(super) fn new(members: CodeSet, held: u32, stack: MarkStack) -> Self {
         PassState {
             action: TraceAction::SubtractRefs,
+            dir: Dir::Forward,
             members,
             held,
             stack,
@@ -79,6 +87,16 @@ impl PassState {
         self.stack
     }
 
+    /// Counts the edge to `node` in [`edge_balance`](Self::edge_balance).
+    #[inline(always)]
+    fn count_direction(&mut self, node: Tracked) {
+        self.edge_balance += if node.addr() < self.tracing_addr {
+            -1
+        } else {
+            1
+        };
+    }
+
     /// What `Tracer::visit` does with one edge during a collection.
     #[inline]
     pub(crate) fn visit_edge(&mut self, node: NonNull<TrackedHeader>) {
@@ -92,19 +110,16 @@ impl PassState {
         }
         match self.action {
             TraceAction::SubtractRefs => {
-                self.edge_balance += if node.addr() < self.tracing_addr {
-                    -1
-                } else {
-                    1
-                };
-                let internal = h.internal_refs() + 1;
+                self.count_direction(node);
+                let internal = list::internal_refs(node, self.dir) + 1;
                 let strong = node.header().strong();
                 if internal > strong.saturating_sub(self.held) {
                     self.over_visited.get_or_insert(self.tracing);
                 } else {
-                    h.set_internal_refs(internal);
+                    list::set_internal_refs(node, self.dir, internal);
                 }
             }
+            TraceAction::SampleBalance => self.count_direction(node),
             TraceAction::Collect => self.stack.push(node),
             TraceAction::MarkReachable => {
                 if !h.has(Flags::REACHABLE) {

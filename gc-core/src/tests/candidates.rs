@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-use crate::header::{Code, Flags, TrackedHeader};
+use crate::header::{Code, Flags};
 use crate::heap::heap;
 use crate::list::{self, ListHead};
+use crate::tracked::Tracked;
 use crate::{
     CallbackId, CollectPhase, Gc, Trace, Tracer, Weak, add_callback, collect, collect_generation,
     freeze, remove_callback, set_threshold, stats, unfreeze,
@@ -110,11 +111,18 @@ fn live() -> BTreeSet<usize> {
     LIVE.with(|l| l.borrow().clone())
 }
 
-/// A listed object outside a collection: no marks, no collector count, weak
-/// references not cleared.
-fn assert_clean(object: &TrackedHeader) {
-    assert!(!object.has(Flags::REACHABLE | Flags::VISITED | Flags::WEAK_CLEARED));
-    assert_eq!(object.internal_refs(), 0);
+/// A listed object outside a collection: no marks, no collector count left
+/// in its links, weak references not cleared.
+fn assert_clean(object: Tracked) {
+    assert!(
+        !object
+            .prefix()
+            .has(Flags::REACHABLE | Flags::VISITED | Flags::WEAK_CLEARED)
+    );
+    assert!(
+        crate::list::links_back(object),
+        "a link still holds a count"
+    );
 }
 
 /// Ids reachable from `roots` through the real graph. The walk borrows and
@@ -210,10 +218,9 @@ impl Drop for SkipWatch {
     }
 }
 
-fn list_objects(list: &ListHead) -> Vec<&TrackedHeader> {
+fn list_objects(list: &ListHead) -> Vec<Tracked> {
     let mut objects = Vec::new();
-    // SAFETY: objects on a list are live.
-    list::for_each(list, |node| objects.push(unsafe { node.as_ptr().as_ref() }));
+    list::for_each(list, |node| objects.push(node));
     objects
 }
 
@@ -228,15 +235,12 @@ pub(super) fn check_bookkeeping() {
     let mut flagged = [0usize; Code::COUNT];
     for (generation, list) in heap.gens.all_lists()[..3].iter().enumerate() {
         let objects = list_objects(list);
-        for object in &objects {
-            assert_eq!(
-                object.code(),
-                expected[generation],
-                "generation {generation}"
-            );
+        for &object in &objects {
+            let h = object.prefix();
+            assert_eq!(h.code(), expected[generation], "generation {generation}");
             assert_clean(object);
-            if object.has(Flags::CANDIDATE) {
-                flagged[object.code().index()] += 1;
+            if h.has(Flags::CANDIDATE) {
+                flagged[h.code().index()] += 1;
             }
         }
         if generation == 2 {
@@ -244,9 +248,9 @@ pub(super) fn check_bookkeeping() {
         }
     }
     for object in list_objects(heap.gens.permanent()) {
-        assert_eq!(object.code(), Code::PERMANENT);
+        assert_eq!(object.prefix().code(), Code::PERMANENT);
         assert_clean(object);
-        if object.has(Flags::CANDIDATE) {
+        if object.prefix().has(Flags::CANDIDATE) {
             flagged[Code::PERMANENT.index()] += 1;
         }
     }

@@ -12,6 +12,7 @@ mod generations;
 mod introspect;
 mod no_finalizer;
 mod node;
+mod pass_links;
 mod refcount;
 mod resurrection;
 mod soundness;
