@@ -24,7 +24,7 @@
 //! set being examined is walked one way only ([`Dir`]), and each member's
 //! link pointing the other way holds the pass's count of internal
 //! references instead of a pointer (CPython keeps `gc_refs` in `_gc_prev`
-//! the same way): [`internal_refs`] and [`set_internal_refs`] read and
+//! the same way): [`internal_refs`] and [`add_internal_ref`] read and
 //! write it, [`Relinker`] rewrites the links as the mark walk leaves each
 //! object, and [`relink_behind`] repairs a set whose pass failed. Nothing
 //! else reads a member's links during a pass.
@@ -58,31 +58,41 @@ impl Links {
 
 /// Which way a graph pass walks its set; the link pointing the other way
 /// (the *behind* link) holds the internal count while the pass runs.
+///
+/// Its value is the index of the behind link in [`Links`] (`prev` is 0,
+/// `next` 1), so the passes pick a link by index, without a branch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
 pub(crate) enum Dir {
     /// From the oldest object to the newest, along `next`.
-    Forward,
+    Forward = 0,
     /// From the newest object to the oldest, along `prev`.
-    Backward,
+    Backward = 1,
 }
 
 impl Links {
+    /// `prev` (`index` 0) or `next` (1).
+    #[inline(always)]
+    fn link(&self, index: usize) -> &Cell<*mut Links> {
+        // SAFETY: `Links` is `repr(C)`: `prev` then `next`, two `Cell`s of
+        // the same type; `index & 1` picks one, in bounds of `self`.
+        unsafe {
+            &*ptr::from_ref(self)
+                .cast::<Cell<*mut Links>>()
+                .add(index & 1)
+        }
+    }
+
     /// The link a walk in direction `dir` follows.
     #[inline(always)]
     fn ahead(&self, dir: Dir) -> &Cell<*mut Links> {
-        match dir {
-            Dir::Forward => &self.next,
-            Dir::Backward => &self.prev,
-        }
+        self.link(dir as usize ^ 1)
     }
 
     /// The link pointing against `dir` (the count's home during a pass).
     #[inline(always)]
     fn behind(&self, dir: Dir) -> &Cell<*mut Links> {
-        match dir {
-            Dir::Forward => &self.prev,
-            Dir::Backward => &self.next,
-        }
+        self.link(dir as usize)
     }
 }
 
@@ -96,27 +106,30 @@ const COUNT_TAG: usize = 1;
 /// Only meaningful for members of the pass's set that the mark walk has not
 /// passed yet.
 #[inline(always)]
-pub(crate) fn internal_refs(node: Tracked, dir: Dir) -> u32 {
+pub(crate) fn internal_refs(node: Tracked, dir: Dir) -> usize {
     let word = node.prefix().links.behind(dir).get().addr();
-    if word & COUNT_TAG == 0 {
-        0
-    } else {
-        (word >> 1) as u32
-    }
+    // Branch-free: a pointer (tag 0) counts 0.
+    (word >> 1) & (word & COUNT_TAG).wrapping_neg()
 }
 
-/// Stores `n` as `node`'s internal count, in its behind link.
+/// Adds one to `node`'s internal count, in its behind link, and returns
+/// the new count.
 ///
 /// Only for members of a running graph pass's set walked `dir`: their
 /// behind link is not read as a pointer until [`Relinker`] or
 /// [`relink_behind`] rewrites it.
 #[inline(always)]
-pub(crate) fn set_internal_refs(node: Tracked, dir: Dir, n: u32) {
-    let word = ((n as usize) << 1) | COUNT_TAG;
-    node.prefix()
-        .links
-        .behind(dir)
-        .set(ptr::without_provenance_mut(word));
+pub(crate) fn add_internal_ref(node: Tracked, dir: Dir) -> usize {
+    let link = node.prefix().links.behind(dir);
+    let word = link.get().addr();
+    // A pointer is count 0: the first reference makes the word 1 << 1 | tag.
+    let counted = if word & COUNT_TAG != 0 {
+        word + 2
+    } else {
+        2 | COUNT_TAG
+    };
+    link.set(ptr::without_provenance_mut(counted));
+    counted >> 1
 }
 
 /// The mark walk's view of the list it walks: objects stay or leave one at

@@ -152,7 +152,12 @@ pub(crate) fn deduce_unreachable(
     let mut pass = PassState::new(codes.members, handles_held, core::mem::take(stack));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         pass.dir = choose_walk(young, &mut pass);
-        let edge_balance = subtract_refs(young, &mut pass)?;
+        // Each walk is compiled for its direction: the links it follows
+        // are fixed, not picked per step.
+        let edge_balance = match pass.dir {
+            Dir::Forward => subtract_refs::<FORWARD>(young, &mut pass),
+            Dir::Backward => subtract_refs::<BACKWARD>(young, &mut pass),
+        }?;
         if edge_balance != 0 {
             heap().walk_hint.set(if edge_balance < 0 {
                 Dir::Backward
@@ -160,7 +165,10 @@ pub(crate) fn deduce_unreachable(
                 Dir::Forward
             });
         }
-        Ok(mark_reachable(young, unreachable, codes, &mut pass))
+        Ok(match pass.dir {
+            Dir::Forward => mark_reachable::<FORWARD>(young, unreachable, codes, &mut pass),
+            Dir::Backward => mark_reachable::<BACKWARD>(young, unreachable, codes, &mut pass),
+        })
     }));
     let dir = pass.dir;
     *stack = pass.into_stack();
@@ -229,7 +237,7 @@ pub(super) fn has_external_refs(node: Tracked, pass: &PassState) -> bool {
         strong >= pass.held,
         "a listed object has fewer strong handles than the collector holds"
     );
-    strong.saturating_sub(pass.held) > list::internal_refs(node, pass.dir)
+    strong.saturating_sub(pass.held) as usize > list::internal_refs(node, pass.dir)
 }
 
 /// The tracked objects `node`'s value references, in visit order, each as
@@ -267,6 +275,21 @@ unsafe fn trace_object(node: Tracked, pass: &mut PassState) {
     if pass.action == TraceAction::Collect && node.header().is_ephemeron_key() {
         // SAFETY: live (the handle's invariant).
         unsafe { super::ephemeron::trace_ephemerons(node, pass) };
+    }
+}
+
+/// [`Dir::Forward`] as a const parameter of the walks.
+const FORWARD: usize = Dir::Forward as usize;
+/// [`Dir::Backward`] as a const parameter of the walks.
+const BACKWARD: usize = Dir::Backward as usize;
+
+/// The direction a walk compiled with const parameter `DIR` takes.
+#[inline(always)]
+const fn dir_of<const DIR: usize>() -> Dir {
+    if DIR == FORWARD {
+        Dir::Forward
+    } else {
+        Dir::Backward
     }
 }
 
@@ -313,9 +336,10 @@ fn choose_walk(list: &ListHead, pass: &mut PassState) -> Dir {
 /// Step 1, on a fresh `pass` whose direction is chosen. Returns the edge
 /// balance of the set: internal edges to higher addresses minus those to
 /// lower ones.
-fn subtract_refs(list: &ListHead, pass: &mut PassState) -> Result<isize, String> {
+fn subtract_refs<const DIR: usize>(list: &ListHead, pass: &mut PassState) -> Result<isize, String> {
     debug_assert_eq!(pass.action, TraceAction::SubtractRefs);
-    for_each_in(list, pass.dir, |node| {
+    debug_assert_eq!(pass.dir as usize, DIR);
+    for_each_in(list, dir_of::<DIR>(), |node| {
         // SAFETY: listed objects are live with intact values; tracing in
         // this mode does not change the list.
         unsafe { trace_object(node, pass) };
@@ -363,7 +387,7 @@ struct Marked {
 /// points forward; one built bottom-up, children moved into the parent's
 /// constructor (the usual Rust shape), points backward and is walked from
 /// the newest object. A wrong guess costs time only.
-fn mark_reachable(
+fn mark_reachable<const DIR: usize>(
     young: &ListHead,
     unreachable: &ListHead,
     codes: SetCodes,
@@ -371,7 +395,8 @@ fn mark_reachable(
 ) -> Marked {
     pass.action = TraceAction::MarkReachable;
     pass.members = codes.marked_members();
-    let walk = pass.dir;
+    let walk = dir_of::<DIR>();
+    debug_assert_eq!(pass.dir, walk);
     let mut survivors = 0;
     let mut moved = 0;
     let mut revived = 0;
@@ -414,7 +439,9 @@ fn mark_reachable(
                 // later edges to it need no attention.
                 h.leave_graph_pass(codes.survivor, codes.clear);
                 survivors += 1;
-                trace_revived(pass, codes, &mut revived, &mut garbage_candidates);
+                if !pass.stack.is_empty() {
+                    trace_revived(pass, codes, &mut revived, &mut garbage_candidates);
+                }
             } else {
                 finalizers_pending |= node.finalizer_pending();
                 if h.has(Flags::CANDIDATE) {
@@ -452,6 +479,8 @@ fn mark_reachable(
 /// Traces the objects on the mark stack — marked after the walk passed
 /// them, so they sit on `unreachable` and keep `REACHABLE` for `finish` —
 /// and everything they reach that the walk passed too, reviving each.
+#[cold]
+#[inline(never)]
 fn trace_revived(
     pass: &mut PassState,
     codes: SetCodes,

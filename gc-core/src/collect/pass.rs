@@ -87,6 +87,34 @@ impl PassState {
         self.stack
     }
 
+    /// The edges of the steps that trace few objects: choosing the walk
+    /// direction, and introspection.
+    #[cold]
+    #[inline(never)]
+    fn visit_edge_rarely(&mut self, node: Tracked) {
+        if self.action == TraceAction::SampleBalance {
+            self.count_direction(node);
+        } else {
+            self.stack.push(node);
+        }
+    }
+
+    /// The traced object visited an edge more often than the referent has
+    /// handles: the pass will fail (see `cycle::subtract_refs`).
+    #[cold]
+    #[inline(never)]
+    fn note_over_visit(&mut self) {
+        self.over_visited.get_or_insert(self.tracing);
+    }
+
+    /// `node` was found reachable after the mark walk passed it: traced
+    /// from the stack (out of line: most graphs never get here).
+    #[cold]
+    #[inline(never)]
+    fn push_passed(&mut self, node: Tracked) {
+        self.stack.push(node);
+    }
+
     /// Counts the edge to `node` in [`edge_balance`](Self::edge_balance).
     #[inline(always)]
     fn count_direction(&mut self, node: Tracked) {
@@ -97,8 +125,12 @@ impl PassState {
         };
     }
 
-    /// What `Tracer::visit` does with one edge during a collection.
-    #[inline]
+    /// What `Tracer::visit` does with one edge during a collection: the
+    /// collector's two steps inline, the rest ([`visit_edge_rarely`]) out
+    /// of line.
+    ///
+    /// [`visit_edge_rarely`]: Self::visit_edge_rarely
+    #[inline(always)]
     pub(crate) fn visit_edge(&mut self, node: NonNull<TrackedHeader>) {
         // SAFETY: the edge comes from a `Gc` the traced value owns, which
         // keeps the referent's memory alive for the whole pass (no user code
@@ -108,29 +140,27 @@ impl PassState {
         if !h.is_member(self.members) {
             return; // outside the set examined: an external reference
         }
-        match self.action {
-            TraceAction::SubtractRefs => {
-                self.count_direction(node);
-                let internal = list::internal_refs(node, self.dir) + 1;
-                let strong = node.header().strong();
-                if internal > strong.saturating_sub(self.held) {
-                    self.over_visited.get_or_insert(self.tracing);
-                } else {
-                    list::set_internal_refs(node, self.dir, internal);
+        // Tests in order of frequency (a `match` becomes an indirect jump).
+        if self.action == TraceAction::SubtractRefs {
+            self.count_direction(node);
+            // Counted even when it is one too many: the pass then fails, and
+            // the failure path rewrites every link.
+            let internal = list::add_internal_ref(node, self.dir);
+            let strong = node.header().strong();
+            if internal > strong.saturating_sub(self.held) as usize {
+                self.note_over_visit();
+            }
+        } else if self.action == TraceAction::MarkReachable {
+            if !h.has(Flags::REACHABLE) {
+                h.set(Flags::REACHABLE);
+                // Ahead of the walk: traced when the walk gets there.
+                // Already passed: traced from the stack.
+                if h.has(Flags::VISITED) {
+                    self.push_passed(node);
                 }
             }
-            TraceAction::SampleBalance => self.count_direction(node),
-            TraceAction::Collect => self.stack.push(node),
-            TraceAction::MarkReachable => {
-                if !h.has(Flags::REACHABLE) {
-                    h.set(Flags::REACHABLE);
-                    // Ahead of the walk: traced when the walk gets there.
-                    // Already passed: traced from the stack.
-                    if h.has(Flags::VISITED) {
-                        self.stack.push(node);
-                    }
-                }
-            }
+        } else {
+            self.visit_edge_rarely(node);
         }
     }
 }
