@@ -523,7 +523,7 @@ fn finish(young: &ListHead, unreachable: &ListHead, codes: SetCodes) -> usize {
     let mut revived = 0;
     let mut cur = unreachable.first();
     // Invariants at the head of each iteration: every object passed so far
-    // has left the graph pass (no mark flags, internal count 0) and is
+    // has left the graph pass (no mark flags; its links are pointers) and is
     // either back on `young` with `codes.survivor` (it was flagged
     // `REACHABLE`) or still on `unreachable` with `codes.unreachable`;
     // objects not yet passed keep their marks; no user code has run.

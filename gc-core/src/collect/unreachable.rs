@@ -234,7 +234,7 @@ pub(crate) fn save_unreachable(heap: &Heap, old: usize, old_code: Code) -> usize
     while let Some(node) = heap.unreachable.pop_first() {
         let h = node.prefix();
         crate::introspect::log_collectable(heap, node);
-        // Out of the graph pass (marks and internal count cleared), live
+        // Out of the graph pass (marks cleared, links are pointers), live
         // again: its weak references work, it carries generation `old`'s code.
         h.leave_graph_pass(old_code, Flags::WEAK_CLEARED);
         // SAFETY: live and on no list.

@@ -108,7 +108,7 @@ fn saveall_keeps_garbage_unfinalized_until_cleared() {
 
     // Saved objects leave the graph pass clean: cleared right away, they
     // are collected by the next collection (the trace verifier would trip
-    // over a stale internal count).
+    // over a stale mark or count).
     let c = Node::new(3);
     c.link(&c);
     drop(c);
