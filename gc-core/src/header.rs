@@ -374,12 +374,14 @@ impl Header {
     /// Sets or clears [`bit::FINALIZE_CALLBACKS`].
     #[inline]
     pub(crate) fn set_finalize_callbacks(&self, on: bool) {
-        let word = self.weak.get() & !bit::FINALIZE_CALLBACKS;
-        self.weak.set(if on {
-            word | bit::FINALIZE_CALLBACKS
-        } else {
-            word
-        });
+        self.set_weak_bit(bit::FINALIZE_CALLBACKS, on);
+    }
+
+    /// Sets (`on`) or clears one of the weak word's [`bit`]s.
+    #[inline]
+    fn set_weak_bit(&self, bit: u32, on: bool) {
+        let word = self.weak.get() & !bit;
+        self.weak.set(if on { word | bit } else { word });
     }
 
     /// Whether the object is the key of `WeakKeyMap` entries
@@ -392,9 +394,7 @@ impl Header {
     /// Sets or clears [`bit::EPHEMERON_KEY`].
     #[inline]
     pub(crate) fn set_ephemeron_key(&self, on: bool) {
-        let word = self.weak.get() & !bit::EPHEMERON_KEY;
-        self.weak
-            .set(if on { word | bit::EPHEMERON_KEY } else { word });
+        self.set_weak_bit(bit::EPHEMERON_KEY, on);
     }
 
     /// Whether the concrete type has a finalizer.
