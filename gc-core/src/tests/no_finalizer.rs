@@ -38,6 +38,19 @@ fn garbage_without_finalizers_is_traced_once() {
 }
 
 #[test]
+fn a_set_too_small_to_sample_is_traced_once() {
+    // `choose_walk` samples 16 objects at each end of sets of 32 or more;
+    // a smaller set takes the previous pass's direction and is traced by
+    // `subtract_refs` alone.
+    on_fresh_heap(|| {
+        drop(ring_of::<false>(0, 31));
+        assert_eq!(collect(), 31);
+        assert_eq!(take_traced(), 31, "no object traced twice");
+        take_dropped();
+    });
+}
+
+#[test]
 fn garbage_whose_finalizers_ran_skips_the_recheck() {
     thread_local! {
         static RESCUED: RefCell<Option<Gc<Node>>> = const { RefCell::new(None) };
