@@ -500,28 +500,15 @@ pub(crate) fn links_back(node: Tracked) -> bool {
 /// `node` must be linked on `list`.
 #[inline]
 pub(crate) unsafe fn next_in(list: &ListHead, node: Tracked) -> Option<Tracked> {
-    // SAFETY: `node` is live (a `Tracked`) and linked (caller's contract).
-    let next = unsafe { (*node.as_ptr().as_ptr().cast::<Links>()).next.get() };
-    if next == list.as_links() {
-        None
-    } else {
-        // SAFETY: a non-head ring node.
-        Some(unsafe { node_at(next) })
-    }
+    // SAFETY: caller's contract.
+    unsafe { step(list, node, Dir::Forward) }
 }
 
 /// Calls `f` on every object of `list`, front to back. `f` must neither
 /// link nor unlink objects of `list` (it may run user code when nothing
 /// user code can do reaches `list`, as for the collector's own lists).
-pub(crate) fn for_each(list: &ListHead, mut f: impl FnMut(Tracked)) {
-    let mut cur = list.first();
-    while let Some(node) = cur {
-        // SAFETY: `node` is on `list` and live (listed objects are), and `f`
-        // leaves the list alone.
-        cur = unsafe { next_in(list, node) };
-        prefetch_ahead(node, cur);
-        f(node);
-    }
+pub(crate) fn for_each(list: &ListHead, f: impl FnMut(Tracked)) {
+    for_each_in(list, Dir::Forward, f);
 }
 
 /// Objects ahead of the cursor that the list walks ask the cache for.

@@ -158,12 +158,8 @@ pub(crate) fn deduce_unreachable(
             Dir::Forward => subtract_refs::<FORWARD>(young, &mut pass),
             Dir::Backward => subtract_refs::<BACKWARD>(young, &mut pass),
         }?;
-        if edge_balance != 0 {
-            heap().walk_hint.set(if edge_balance < 0 {
-                Dir::Backward
-            } else {
-                Dir::Forward
-            });
+        if let Some(dir) = edges_point(edge_balance) {
+            heap().walk_hint.set(dir);
         }
         Ok(match pass.dir {
             Dir::Forward => mark_reachable::<FORWARD>(young, unreachable, codes, &mut pass),
@@ -326,10 +322,17 @@ fn choose_walk(list: &ListHead, pass: &mut PassState) -> Dir {
         }
     }
     pass.action = TraceAction::SubtractRefs;
-    match core::mem::take(&mut pass.edge_balance).cmp(&0) {
-        core::cmp::Ordering::Less => Dir::Backward,
-        core::cmp::Ordering::Greater => Dir::Forward,
-        core::cmp::Ordering::Equal => heap().walk_hint.get(),
+    edges_point(core::mem::take(&mut pass.edge_balance)).unwrap_or_else(|| heap().walk_hint.get())
+}
+
+/// The way most internal edges point, from their balance (edges to higher
+/// addresses minus edges to lower ones): `None` when they are even.
+#[inline]
+fn edges_point(edge_balance: isize) -> Option<Dir> {
+    match edge_balance.cmp(&0) {
+        core::cmp::Ordering::Less => Some(Dir::Backward),
+        core::cmp::Ordering::Equal => None,
+        core::cmp::Ordering::Greater => Some(Dir::Forward),
     }
 }
 
