@@ -171,9 +171,11 @@ impl Allocator {
         // SAFETY: pools on a used list are initialised pools of that class
         // whose free list is not empty (UsedPools invariant).
         let block = unsafe { pool.pop() };
-        if pool.free_block().is_null() {
-            // SAFETY: `pool` heads `class`'s list and its free list is empty.
-            unsafe { self.refill(pool, class) };
+        // SAFETY: `pool` is an initialised pool of `class` (it is on
+        // `class`'s list); `extend` runs only on an empty free list.
+        if pool.free_block().is_null() && !unsafe { pool.extend(class) } {
+            // SAFETY: `pool` heads `class`'s list and has no block left.
+            unsafe { self.retire_full(pool, class) };
         }
         // SAFETY: free-list entries are blocks, never null.
         unsafe { NonNull::new_unchecked(block) }
@@ -334,22 +336,18 @@ impl Allocator {
         }
     }
 
-    /// The free list of the used pool `pool` (the head of `class`'s list)
-    /// just ran dry: carve another block, or retire the pool as full.
+    /// The used pool `pool` (the head of `class`'s list) has no free or
+    /// untouched block left: it leaves the list until a block comes back.
     ///
     /// # Safety
-    /// `pool` is the head of `class`'s used list and its free list is empty.
+    /// `pool` is the head of `class`'s used list, with every block allocated.
     #[cold]
     #[inline(never)]
-    unsafe fn refill(&mut self, pool: PoolRef, class: usize) {
-        // SAFETY: `pool` is an initialised pool on `class`'s list (caller's
-        // contract).
-        unsafe {
-            if !pool.extend() {
-                self.quiet_empty = None;
-                self.used.unlink(class, pool);
-            }
-        }
+    unsafe fn retire_full(&mut self, pool: PoolRef, class: usize) {
+        self.quiet_empty = None;
+        // SAFETY: `pool` is on `class`'s list (caller's contract); a full
+        // pool is on no list.
+        unsafe { self.used.unlink(class, pool) };
     }
 
     /// `class`'s used list is empty: start a pool for it.

@@ -32,9 +32,9 @@
 //!   class's list, so the next allocation of that class fills the hole
 //!   (keeping pools dense, which lets other pools drain).
 //! * **empty**: no block allocated. It goes back to its arena's free-pool
-//!   list and may later serve any class. It keeps its header and free list
-//!   so that, if it is next used for the same class, it needs no
-//!   re-initialisation.
+//!   list and may later serve any class; when taken again it is carved
+//!   afresh (see [`PoolRef::init`]), so a rebuilt structure gets its blocks
+//!   in address order.
 
 use core::ptr::{self, NonNull};
 
@@ -247,9 +247,15 @@ impl PoolRef {
     /// `false`, changing nothing, if no untouched block is left: the pool is
     /// then full.
     ///
+    /// Inlined into the allocation fast path: building a structure takes
+    /// each block this way (pymalloc's `nextoffset` bump), so it is a few
+    /// loads and stores, with `class` a constant where the layout is.
+    ///
     /// # Safety
-    /// The pool has been initialised by [`init`](Self::init).
-    pub(crate) unsafe fn extend(self) -> bool {
+    /// The pool has been initialised by [`init`](Self::init) for `class`.
+    #[inline(always)]
+    pub(crate) unsafe fn extend(self, class: usize) -> bool {
+        debug_assert_eq!(self.size_class() as usize, class);
         debug_assert!(
             self.free_block().is_null(),
             "extending a pool whose free list is not empty"
@@ -264,7 +270,7 @@ impl PoolRef {
         // `next_offset` are untouched: `block` is an unused block.
         unsafe { set_next_free(block, ptr::null_mut()) };
         self.set_free_block(block);
-        self.set_next_offset(offset + class_size(self.size_class() as usize) as u32);
+        self.set_next_offset(offset + class_size(class) as u32);
         true
     }
 
@@ -273,9 +279,14 @@ impl PoolRef {
     /// the arena keeps at the end of the pool). On return the free list is
     /// not empty.
     ///
-    /// A pool that last served `class` still has a valid free list (holding
-    /// every block it ever carved, at least two), so it is reused as is;
-    /// otherwise the header is reset and blocks are carved afresh.
+    /// The header is always reset and blocks are carved afresh, even when
+    /// the pool last served `class` and its old free list is still valid:
+    /// that list runs through the blocks in the order they were freed, so
+    /// following it would make each allocation load a link from a block
+    /// nobody has touched for a long time (a dependent cache miss per
+    /// allocation when a big structure is rebuilt), where carving hands
+    /// blocks out in address order without reading them. Resetting is O(1):
+    /// carving is lazy.
     ///
     /// # Safety
     /// The pool is empty (no block allocated, on no list) and ours alone,
@@ -286,18 +297,6 @@ impl PoolRef {
             self.ref_count() == 0,
             "initialising a pool with allocated blocks"
         );
-        if self.size_class() as usize == class {
-            // SAFETY: a same-class free pool was initialised for `class` and
-            // holds every block it carved on its free list; it carved at
-            // least two (the first allocation carves two), so the list is
-            // non-empty before the pop and after it.
-            let block = unsafe { self.pop() };
-            debug_assert!(
-                !self.free_block().is_null(),
-                "reused pool's free list ran dry"
-            );
-            return block;
-        }
         let size = class_size(class);
         debug_assert!(
             POOL_OVERHEAD + 2 * size <= limit,
@@ -309,7 +308,7 @@ impl PoolRef {
         self.set_next_offset((POOL_OVERHEAD + size) as u32);
         self.set_max_next_offset((limit - size) as u32);
         // SAFETY: the header was just initialised for `class` within `limit`.
-        let ok = unsafe { self.extend() };
+        let ok = unsafe { self.extend(class) };
         debug_assert!(ok, "a fresh pool has room for a second block");
         self.byte_at(POOL_OVERHEAD)
     }

@@ -233,6 +233,39 @@ fn empty_pool_is_reused_for_another_class() {
     a.arenas.check_invariants();
 }
 
+/// A pool emptied in some order and taken again for the same class hands
+/// its blocks out in address order (carved afresh), not along the old free
+/// list, whose order is the order the blocks were freed in.
+#[test]
+fn emptied_pool_taken_again_for_its_class_is_carved_in_address_order() {
+    let mut a = Allocator::new();
+    let mut rng = XorShift(7);
+    let l = layout(48, 8);
+    let mut blocks: Vec<_> = (0..64).map(|_| a.allocate(l)).collect();
+    let pool = pool_of(blocks[0].as_ptr());
+    rng.shuffle(&mut blocks);
+    free_all(&mut a, blocks, l);
+    // The class keeps its emptied pool until trimmed; then it is the one
+    // the arena hands out next.
+    a.trim_kept_pools();
+    let again: Vec<_> = (0..64).map(|_| a.allocate(l)).collect();
+    assert_eq!(
+        pool_of(again[0].as_ptr()),
+        pool,
+        "the emptied pool was not reused"
+    );
+    let addresses: Vec<usize> = again.iter().map(|p| p.as_ptr().addr()).collect();
+    let expected: Vec<usize> = (0..64)
+        .map(|i| pool.addr() + POOL_OVERHEAD + i * class_size(small_class(l).unwrap()))
+        .collect();
+    assert_eq!(
+        addresses, expected,
+        "blocks not handed out in address order"
+    );
+    free_all(&mut a, again, l);
+    a.arenas.check_invariants();
+}
+
 #[test]
 fn free_arenas_are_returned_keeping_one_spare() {
     let mut a = Allocator::new();
