@@ -257,7 +257,7 @@ pub(crate) unsafe fn free_block<T: ?Sized + Trace>(heap: &Heap, ptr: NonNull<GcB
 ///
 /// Strong count 0 and value dropped; `node` is on no list. The caller's
 /// use of `node` ends here (its memory may be freed).
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn release_tracked_memory(heap: &Heap, node: Tracked) {
     // The implicit weak count keeps the block alive until here.
     if node.header().dec_weak() == 0 {
@@ -284,8 +284,10 @@ impl Drop for DepthGuard<'_> {
 /// The first steps of a tracked object's refcount death: it leaves its
 /// generation list before any user code runs (so a collection started by
 /// the finalizer or by a `Drop` never sees the dying object), is counted
-/// out, and is finalized unless it was before (`finalize` runs the
-/// finalizer).
+/// out, and, if it has a finalizer (the header's bit) that has not run
+/// yet, is finalized (`finalize` runs the finalizer). An object without
+/// one is not marked `FINALIZED`: with its strong count at 0 nothing can
+/// ask any more.
 ///
 /// # Safety
 ///
@@ -297,7 +299,7 @@ unsafe fn leave_heap_and_finalize(heap: &Heap, node: Tracked, finalize: impl FnO
     unsafe { list::unlink(node) };
     let h = node.prefix();
     heap.note_tracked_deallocation(h);
-    if !h.has(Flags::FINALIZED) {
+    if node.finalizer_pending() {
         h.set(Flags::FINALIZED);
         // Strong 0: the finalizer cannot resurrect the object (upgrades
         // fail).
@@ -379,9 +381,7 @@ unsafe fn tracked_last_strong_dropped_typed<T: ?Sized + Trace>(ptr: NonNull<GcBo
     // SAFETY: strong count 0: the value is intact and nobody else can reach
     // it, so it is finalized (once) and dropped exactly once.
     unsafe {
-        leave_heap_and_finalize(heap, node, || {
-            finalize_if_any(&*value, header.has_finalizer());
-        });
+        leave_heap_and_finalize(heap, node, || (*value).run_finalizer());
         drop_value_and_release(heap, node, depth, || ptr::drop_in_place(value));
     }
     after_refcount_death(heap, depth);
@@ -404,11 +404,7 @@ pub(crate) unsafe fn tracked_last_strong_dropped(node: Tracked) {
     }
     // SAFETY: strong 0, value intact (caller's contract).
     unsafe {
-        leave_heap_and_finalize(heap, node, || {
-            if node.header().has_finalizer() {
-                node.finalize();
-            }
-        });
+        leave_heap_and_finalize(heap, node, || node.finalize());
     }
     let depth = heap.drop_depth.get();
     if depth >= TRASHCAN_DEPTH {

@@ -241,9 +241,9 @@ impl TypeFacts {
 }
 
 /// Runs `value`'s finalizer if its object has one (`has_finalizer` was
-/// `true` for its concrete type when it was allocated): the one place that
-/// honours [`Trace::has_finalizer`] (the refcount path, typed or through
-/// the vtable, and the collector all call this).
+/// `true` for its concrete type when it was allocated): the untracked
+/// refcount path's test of [`Trace::has_finalizer`]. Tracked objects keep
+/// a `FINALIZED` flag too and ask `Tracked::finalizer_pending`.
 #[inline(always)]
 pub(crate) fn finalize_if_any<T: ?Sized + Trace>(value: &T, has_finalizer: bool) {
     if has_finalizer {

@@ -97,8 +97,9 @@ impl Tracked {
         self.prefix().vtable()
     }
 
-    /// Whether the collector still has to call this object's finalizer
-    /// (user code): its type has one and it has not run.
+    /// Whether this object's finalizer (user code) still has to be called,
+    /// by the collector or on its refcount death: its type has one and it
+    /// has not run.
     #[inline]
     pub(crate) fn finalizer_pending(self) -> bool {
         self.header().has_finalizer() && !self.prefix().has(Flags::FINALIZED)
