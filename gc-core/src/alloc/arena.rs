@@ -43,9 +43,10 @@
 //! Because a wholly free arena sorts last, at most one spare exists.
 //! [`Arenas::release_free`] returns the spare too (thread teardown).
 //!
-//! "Back to the system" means [retired](super::retired): the kernel may
-//! reclaim the pages at any time, and a later arena reuses the memory
-//! without faulting it in again if it has not.
+//! "Back to the system" means [retired](super::retired): kept as is for a
+//! purge delay, then the kernel may reclaim the pages at any time, and a
+//! later arena reuses the memory without faulting it in again if it has
+//! not.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
