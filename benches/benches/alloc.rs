@@ -4,7 +4,7 @@
 //! to 128, 16-byte steps above), plus a 1024-byte payload that bypasses the
 //! pools (objects over 512 bytes go to the global allocator).
 //!
-//! Three shapes per class, each reported per object:
+//! Four shapes per class, each reported per object:
 //!
 //! - `alloc_free`: the allocator alone. The value is `MaybeUninit` (a
 //!   `Gc` of a leaf type wrapping it, `Box::new_uninit` on the other side),
@@ -13,9 +13,9 @@
 //!   allocator ≥ 2× faster than `Box` for every class" is read on.
 //! - `alloc_drop`: `Gc::new([0u8; K])` against `Box::new([0u8; K])`, one
 //!   object at a time (the pool's hot free-list path). Both sides copy the
-//!   K-byte value from the stack into the block; from 128 bytes on that
-//!   copy is most of either side's time, so this ratio tends to 1 as K
-//!   grows, whatever the allocator costs.
+//!   K-byte value from the stack into the block; from 72 bytes on that
+//!   copy is a large part of either side's time, so this ratio shrinks as
+//!   K grows, whatever the allocator costs.
 //! - `batch_free_1000` and `batch_1000`: 1000 objects allocated, then
 //!   freed in allocation order (pool refill and full-pool bookkeeping),
 //!   without and with the payload copy.
