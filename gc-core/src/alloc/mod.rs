@@ -175,7 +175,7 @@ impl Allocator {
         // `class`'s list); `extend` runs only on an empty free list.
         if pool.free_block().is_null() && !unsafe { pool.extend(class) } {
             // SAFETY: `pool` heads `class`'s list and has no block left.
-            unsafe { self.retire_full(pool, class) };
+            unsafe { self.pool_filled(pool, class) };
         }
         // SAFETY: free-list entries are blocks, never null.
         unsafe { NonNull::new_unchecked(block) }
@@ -343,7 +343,7 @@ impl Allocator {
     /// `pool` is the head of `class`'s used list, with every block allocated.
     #[cold]
     #[inline(never)]
-    unsafe fn retire_full(&mut self, pool: PoolRef, class: usize) {
+    unsafe fn pool_filled(&mut self, pool: PoolRef, class: usize) {
         self.quiet_empty = None;
         // SAFETY: `pool` is on `class`'s list (caller's contract); a full
         // pool is on no list.
